@@ -1,0 +1,17 @@
+//! Notebooks on disk in the Srcbook directory layout, cell edits, and the settings/secrets database.
+//!
+//! Invariant: every byte written here goes through `fsx::write_atomic` (temp, fsync, rename, fsync dir).
+
+mod db;
+mod edit;
+mod error;
+pub mod fsx;
+mod ids;
+pub mod layout;
+mod store;
+
+pub use db::{Database, Secret, SqliteDatabase};
+pub use edit::CellUpdate;
+pub use error::{NotebookError, Result};
+pub use ids::{check_notebook_id, check_secret_name, contain};
+pub use store::{Handle, LoadFailure, NotebookStore, OpenNotebook, lock, now_ms};

@@ -1,0 +1,151 @@
+//! `quire`: parse options, set up logging, bind, serve until Ctrl-C/SIGTERM. Nothing else lives here.
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use quire_server::Config;
+use std::io::IsTerminal;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "quire", version, about = "A fast, secure notebook server for TypeScript and JavaScript")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve notebooks over HTTP and WebSocket.
+    Serve(ServeArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+#[derive(Parser)]
+struct ServeArgs {
+    /// Address to bind. Anything but loopback requires --token.
+    #[arg(long, env = "QUIRE_HOST", default_value = "127.0.0.1")]
+    host: IpAddr,
+    /// Port to bind; 0 picks a free port.
+    #[arg(long, env = "QUIRE_PORT", default_value_t = 2150)]
+    port: u16,
+    /// Data directory (notebooks, database). Default: ~/.quire
+    #[arg(long, env = "QUIRE_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Access token. Default: a random 256-bit token per start.
+    #[arg(long, env = "QUIRE_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Do not try to open a browser.
+    #[arg(long)]
+    no_browser: bool,
+    /// Extra host name accepted in the Host header (repeatable); loopback names are always accepted.
+    #[arg(long = "allow-host", env = "QUIRE_ALLOW_HOSTS", value_delimiter = ',')]
+    allow_hosts: Vec<String>,
+    /// Origin allowed to make state-changing requests and get CORS headers (repeatable).
+    #[arg(long = "allow-origin", env = "QUIRE_ALLOW_ORIGINS", value_delimiter = ',')]
+    allow_origins: Vec<String>,
+    /// Directory that POST /api/import {path} may read .src.md files from (repeatable).
+    #[arg(long = "import-root", env = "QUIRE_IMPORT_ROOTS", value_delimiter = ',')]
+    import_roots: Vec<PathBuf>,
+    /// Maximum JSON request body in bytes.
+    #[arg(long, env = "QUIRE_MAX_BODY", default_value_t = 10 * 1024 * 1024)]
+    max_body: usize,
+    /// Maximum WebSocket message in bytes.
+    #[arg(long, env = "QUIRE_MAX_WS_MESSAGE", default_value_t = 4 * 1024 * 1024)]
+    max_ws_message: usize,
+    /// Log format: human-readable text (default) or one JSON object per line.
+    #[arg(long, env = "QUIRE_LOG_FORMAT", value_enum, default_value = "text")]
+    log_format: LogFormat,
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("QUIRE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,hyper=warn,tower=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+    }
+}
+
+fn default_data_dir() -> anyhow::Result<PathBuf> {
+    let home = std::env::var_os("HOME").context("HOME is not set; pass --data-dir")?;
+    Ok(PathBuf::from(home).join(".quire"))
+}
+
+fn open_browser(url: &str) {
+    // Best effort; failure to find a browser is not an error for a server.
+    let _ = std::process::Command::new("xdg-open")
+        .arg(url)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    init_logging(args.log_format);
+    if !args.host.is_loopback() && args.token.is_none() {
+        bail!("refusing to bind {} without --token: a non-loopback address needs an explicit token", args.host);
+    }
+    if args.token.as_deref().is_some_and(|t| t.len() < 16) {
+        bail!("--token must be at least 16 characters");
+    }
+    let token = args.token.unwrap_or_else(|| quire_server::random_hex(32));
+    let data_dir = match args.data_dir {
+        Some(d) => d,
+        None => default_data_dir()?,
+    };
+    let listener = tokio::net::TcpListener::bind((args.host, args.port))
+        .await
+        .with_context(|| format!("cannot bind {}:{}", args.host, args.port))?;
+    let addr = listener.local_addr()?;
+    let host = if addr.is_ipv6() { format!("[{}]", addr.ip()) } else { addr.ip().to_string() };
+    let url = format!("http://{host}:{}/?token={token}", addr.port());
+    println!("Quire listening on {url}");
+    let mut config = Config::new(data_dir, token);
+    config.allowed_hosts = args.allow_hosts;
+    config.allowed_origins = args.allow_origins;
+    config.import_roots = args.import_roots;
+    config.max_body_bytes = args.max_body;
+    config.max_ws_message_bytes = args.max_ws_message;
+    tracing::info!(?config, %addr, "starting");
+    if !args.no_browser && std::env::var_os("CI").is_none() {
+        open_browser(&url);
+    }
+    quire_server::serve(config, listener, shutdown_signal()).await
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    match cli.command {
+        Command::Serve(args) => rt.block_on(serve(args)),
+    }
+}

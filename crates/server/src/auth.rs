@@ -1,0 +1,235 @@
+//! Secure by default: Host allow-list (DNS rebinding), Origin allow-list on state-changing requests and
+//! the WebSocket upgrade, token auth (header, `?token=`, or the session cookie it is exchanged for).
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+pub const COOKIE: &str = "quire_session";
+
+/// Constant-time comparison, so response timing leaks nothing about the token.
+pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+pub fn random_hex(bytes: usize) -> String {
+    let mut b = vec![0u8; bytes];
+    getrandom::fill(&mut b).expect("the OS random source is unavailable");
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Host name without port, lowercased; brackets of an IPv6 literal removed.
+fn host_name(host: &str) -> String {
+    let host = host.trim().to_ascii_lowercase();
+    if let Some(rest) = host.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or("").to_string();
+    }
+    host.rsplit_once(':')
+        .filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit()))
+        .map(|(h, _)| h.to_string())
+        .unwrap_or(host)
+}
+
+fn is_loopback_name(name: &str) -> bool {
+    if name == "localhost" || name.ends_with(".localhost") {
+        return true;
+    }
+    name.parse::<std::net::IpAddr>().map(|ip| ip.is_loopback()).unwrap_or(false)
+}
+
+fn host_allowed(state: &AppState, headers: &HeaderMap) -> bool {
+    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
+        return false;
+    };
+    let name = host_name(host);
+    is_loopback_name(&name) || state.config.allowed_hosts.iter().any(|a| host_name(a) == name)
+}
+
+/// Same-origin (scheme://Host) or configured. A missing Origin (scripts, SDKs) passes; `null` does not.
+fn origin_allowed(state: &AppState, headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else { return true };
+    let Ok(origin) = origin.to_str() else { return false };
+    if state.config.allowed_origins.iter().any(|o| o == "*" || o.trim_end_matches('/') == origin) {
+        return true;
+    }
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+    origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
+        .is_some_and(|rest| !host.is_empty() && rest.eq_ignore_ascii_case(host))
+}
+
+fn configured_origin(state: &AppState, headers: &HeaderMap) -> Option<HeaderValue> {
+    let origin = headers.get(header::ORIGIN)?;
+    let s = origin.to_str().ok()?;
+    state
+        .config
+        .allowed_origins
+        .iter()
+        .any(|o| o == "*" || o.trim_end_matches('/') == s)
+        .then(|| origin.clone())
+}
+
+fn query_token(uri: &Uri) -> Option<String> {
+    uri.query()?.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=')?;
+        (k == "token").then(|| percent_encoding::percent_decode_str(v).decode_utf8_lossy().into_owned())
+    })
+}
+
+fn header_token(headers: &HeaderMap) -> Option<&str> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = v.trim().split_once(' ')?;
+    (scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("token")).then_some(token.trim())
+}
+
+fn cookie_session(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|kv| kv.trim().strip_prefix(COOKIE)?.strip_prefix('='))
+}
+
+fn token_ok(state: &AppState, candidate: &str) -> bool {
+    ct_eq(candidate.as_bytes(), state.config.token.as_bytes())
+}
+
+fn cookie_ok(state: &AppState, headers: &HeaderMap) -> bool {
+    let Some(c) = cookie_session(headers) else { return false };
+    let sessions = state.cookie_sessions.lock().unwrap_or_else(|p| p.into_inner());
+    sessions.iter().any(|s| ct_eq(s.as_bytes(), c.as_bytes()))
+}
+
+fn needs_auth(path: &str) -> bool {
+    path == "/api" || path.starts_with("/api/") || path == "/websocket" || path == "/websocket/"
+}
+
+fn is_ws_upgrade(req: &Request) -> bool {
+    req.headers()
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+}
+
+/// URL without the `token` query parameter (the redirect target after the cookie exchange).
+fn without_token(uri: &Uri) -> String {
+    let rest: Vec<&str> = uri
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter(|kv| !kv.is_empty() && !kv.starts_with("token=") && *kv != "token")
+        .collect();
+    if rest.is_empty() { uri.path().to_string() } else { format!("{}?{}", uri.path(), rest.join("&")) }
+}
+
+pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let headers = req.headers();
+    if !host_allowed(&state, headers) {
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden_host",
+            "The Host header is not an allowed host (use --allow-host to add one)",
+        )
+        .into_response();
+    }
+    let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let cross_site = headers
+        .get("sec-fetch-site")
+        .is_some_and(|v| v.as_bytes() == b"cross-site" && configured_origin(&state, headers).is_none());
+    if (!safe || is_ws_upgrade(&req)) && (!origin_allowed(&state, headers) || cross_site) {
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden_origin",
+            "Requests from this Origin are not allowed (use --allow-origin to add one)",
+        )
+        .into_response();
+    }
+    let cors = configured_origin(&state, headers);
+    if req.method() == Method::OPTIONS && cors.is_some() {
+        return with_cors(StatusCode::NO_CONTENT.into_response(), cors, true);
+    }
+
+    let path = req.uri().path();
+    let query = query_token(req.uri());
+    let by_query = query.as_deref().is_some_and(|t| token_ok(&state, t));
+    let authed = header_token(headers).is_some_and(|t| token_ok(&state, t)) || by_query || cookie_ok(&state, headers);
+
+    if needs_auth(path) && !authed {
+        return ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "A valid token is required: Authorization: Bearer <token>, or open the link quire serve printed",
+        )
+        .into_response();
+    }
+    // Browser link exchange: a page opened with ?token= gets a session cookie and a clean URL.
+    if by_query && !needs_auth(path) && req.method() == Method::GET {
+        let session = random_hex(32);
+        state.cookie_sessions.lock().unwrap_or_else(|p| p.into_inner()).insert(session.clone());
+        let cookie = format!("{COOKIE}={session}; HttpOnly; SameSite=Strict; Path=/");
+        let mut resp = (StatusCode::FOUND, [(header::LOCATION, without_token(req.uri()))]).into_response();
+        if let Ok(v) = HeaderValue::from_str(&cookie) {
+            resp.headers_mut().insert(header::SET_COOKIE, v);
+        }
+        return resp;
+    }
+    let resp = next.run(req).await;
+    with_cors(resp, cors, false)
+}
+
+fn with_cors(mut resp: Response, origin: Option<HeaderValue>, preflight: bool) -> Response {
+    let Some(origin) = origin else { return resp };
+    let h = resp.headers_mut();
+    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+    h.insert(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
+    h.append(header::VARY, HeaderValue::from_static("Origin"));
+    if preflight {
+        h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST, PUT, DELETE, OPTIONS"));
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static("authorization, content-type, x-request-id"),
+        );
+        h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
+    }
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_names() {
+        assert_eq!(host_name("LocalHost:2150"), "localhost");
+        assert_eq!(host_name("[::1]:80"), "::1");
+        assert_eq!(host_name("127.0.0.1"), "127.0.0.1");
+        assert!(is_loopback_name("127.5.0.1"));
+        assert!(is_loopback_name("::1"));
+        assert!(is_loopback_name("app.localhost"));
+        assert!(!is_loopback_name("evil.com"));
+        assert!(!is_loopback_name("localhost.evil.com"));
+    }
+
+    #[test]
+    fn token_stripping() {
+        let u: Uri = "/srcbooks/x?token=abc&a=1".parse().unwrap();
+        assert_eq!(without_token(&u), "/srcbooks/x?a=1");
+        let u: Uri = "/?token=abc".parse().unwrap();
+        assert_eq!(without_token(&u), "/");
+    }
+
+    #[test]
+    fn constant_time_eq() {
+        assert!(ct_eq(b"abc", b"abc"));
+        assert!(!ct_eq(b"abc", b"abd"));
+        assert!(!ct_eq(b"abc", b"ab"));
+    }
+}

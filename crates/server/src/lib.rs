@@ -1,0 +1,131 @@
+//! Quire's HTTP + WebSocket server. `serve` runs on a listener it is handed (tests bind port 0) until
+//! the shutdown future resolves.
+//!
+//! Invariant: only this crate knows HTTP; it maps every lower-layer error to a status and stable code.
+
+mod auth;
+mod error;
+mod extract;
+mod log;
+mod routes;
+mod state;
+mod wire;
+mod ws;
+
+pub use auth::random_hex;
+pub use error::ApiError;
+pub use state::Config;
+
+use axum::http::{HeaderValue, header};
+use axum::serve::ListenerExt;
+use quire_notebook::{NotebookStore, SqliteDatabase};
+use state::{AppState, Inner};
+use std::future::Future;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+/// Security headers on every response (the UI and API set nothing that needs more).
+async fn security_headers(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.entry(header::CONTENT_SECURITY_POLICY).or_insert(HeaderValue::from_static(
+        "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    ));
+    resp
+}
+
+fn http_client(config: &Config) -> anyhow::Result<reqwest::Client> {
+    // ring, not aws-lc: pure-Rust-friendly build. Ignore "already installed" from a second server in tests.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::builder()
+        .timeout(config.url_import_timeout)
+        .redirect(reqwest::redirect::Policy::custom(|attempt| {
+            if attempt.previous().len() >= 5 || !matches!(attempt.url().scheme(), "http" | "https") {
+                attempt.stop()
+            } else {
+                attempt.follow()
+            }
+        }))
+        .user_agent(concat!("quire/", env!("CARGO_PKG_VERSION")))
+        .build()?;
+    Ok(client)
+}
+
+/// Build the state: open (and migrate) the database, prepare directories. Notebooks load in `serve`.
+fn build_state(config: Config) -> anyhow::Result<AppState> {
+    std::fs::create_dir_all(&config.data_dir)?;
+    let db = SqliteDatabase::open(&config.data_dir.join("quire.db"))?;
+    let store = NotebookStore::open(&config.data_dir.join("notebooks"))?;
+    let examples_dir = routes::examples::install(&config.data_dir)?;
+    let mut import_roots = vec![examples_dir.clone()];
+    for r in &config.import_roots {
+        match r.canonicalize() {
+            Ok(c) => import_roots.push(c),
+            Err(e) => tracing::warn!(root = %r.display(), error = %e, "import root skipped"),
+        }
+    }
+    let http = http_client(&config)?;
+    Ok(Arc::new(Inner {
+        config,
+        store,
+        db: Box::new(db),
+        examples_dir,
+        import_roots,
+        ready: Default::default(),
+        cookie_sessions: Mutex::new(Default::default()),
+        hub: Default::default(),
+        http,
+    }))
+}
+
+/// Ensure the install id exists (generated once, kept in settings).
+fn ensure_install_id(state: &AppState) -> anyhow::Result<()> {
+    if !state.db.settings()?.contains_key("installId") {
+        let mut p = std::collections::BTreeMap::new();
+        p.insert("installId".to_string(), serde_json::json!(random_hex(16)));
+        state.db.update_settings(&p)?;
+    }
+    Ok(())
+}
+
+pub fn app(state: AppState) -> axum::Router {
+    let limit = state.config.max_body_bytes;
+    routes::router(state.clone())
+        .layer(axum::extract::DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::guard))
+        .layer(axum::middleware::from_fn(security_headers))
+        .layer(axum::middleware::from_fn(log::log_requests))
+        .with_state(state)
+}
+
+/// Serve until `shutdown` resolves. The listener is already bound (port 0 in tests).
+pub async fn serve(
+    config: Config,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let state = build_state(config)?;
+    let loader = state.clone();
+    tokio::task::spawn_blocking(move || {
+        if let Err(e) = ensure_install_id(&loader) {
+            tracing::error!(error = %e, "could not store the install id");
+        }
+        match loader.store.load_all() {
+            Ok(n) => tracing::info!(notebooks = n, failed = loader.store.failures().len(), "notebooks loaded"),
+            Err(e) => tracing::error!(error = %e, "could not read the notebooks directory"),
+        }
+        loader.ready.store(true, Ordering::Release);
+    });
+    // TCP_NODELAY: small WebSocket frames must not wait for a delayed ACK (~40 ms).
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::warn!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
+    axum::serve(listener, app(state.clone())).with_graceful_shutdown(shutdown).await?;
+    state.ready.store(false, Ordering::Release);
+    Ok(())
+}

@@ -1,0 +1,52 @@
+//! `/health` (component status, both Quire's and FileDB's vocabulary) and `/ready` (503 until loaded).
+
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+pub async fn health(State(s): State<AppState>) -> (StatusCode, Json<Value>) {
+    let db_ok = tokio::task::spawn_blocking({
+        let s = s.clone();
+        move || s.db.ping().is_ok()
+    })
+    .await
+    .unwrap_or(false);
+    let failed = s.store.failures();
+    let ready = s.is_ready();
+    let notebooks = if !ready {
+        "degraded"
+    } else if failed.is_empty() {
+        "ok"
+    } else {
+        "degraded"
+    };
+    let status = match (db_ok, notebooks) {
+        (false, _) => "unhealthy",
+        (true, "ok") => "healthy",
+        _ => "degraded",
+    };
+    let code = if db_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let body = json!({
+        "status": status,
+        "version": env!("CARGO_PKG_VERSION"),
+        "timestamp": quire_notebook::now_ms(),
+        "ready": ready,
+        "services": {"database": if db_ok { "connected" } else { "disconnected" }},
+        "components": {
+            "database": if db_ok { "ok" } else { "down" },
+            "notebooks": notebooks,
+        },
+        "notebooks": {"loaded": s.store.list().len(), "failed": failed},
+    });
+    (code, Json(body))
+}
+
+pub async fn ready(State(s): State<AppState>) -> (StatusCode, Json<Value>) {
+    if s.is_ready() {
+        (StatusCode::OK, Json(json!({"ready": true})))
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"ready": false})))
+    }
+}

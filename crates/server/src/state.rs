@@ -1,0 +1,76 @@
+//! Shared server state handed to every handler.
+
+use crate::ws::hub::Hub;
+use quire_notebook::{Database, NotebookStore};
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Everything `serve` needs, built once by the binary (or by tests in code).
+#[derive(Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub token: String,
+    /// Extra host names accepted in the `Host` header besides loopback names.
+    pub allowed_hosts: Vec<String>,
+    /// Origins allowed to make state-changing requests and to get CORS headers.
+    pub allowed_origins: Vec<String>,
+    /// Directories `POST /api/import {path}` may read from (the examples directory is always allowed).
+    pub import_roots: Vec<PathBuf>,
+    pub max_body_bytes: usize,
+    pub max_ws_message_bytes: usize,
+    pub url_import_max_bytes: usize,
+    pub url_import_timeout: Duration,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("data_dir", &self.data_dir)
+            .field("token", &"[redacted]")
+            .field("allowed_hosts", &self.allowed_hosts)
+            .field("allowed_origins", &self.allowed_origins)
+            .field("import_roots", &self.import_roots)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Config {
+    /// Defaults for everything but the data dir and token.
+    pub fn new(data_dir: PathBuf, token: String) -> Self {
+        Config {
+            data_dir,
+            token,
+            allowed_hosts: Vec::new(),
+            allowed_origins: Vec::new(),
+            import_roots: Vec::new(),
+            max_body_bytes: 10 * 1024 * 1024,
+            max_ws_message_bytes: 4 * 1024 * 1024,
+            url_import_max_bytes: 10 * 1024 * 1024,
+            url_import_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+pub struct Inner {
+    pub config: Config,
+    pub store: NotebookStore,
+    pub db: Box<dyn Database>,
+    /// Canonical directory holding the bundled example `.src.md` files.
+    pub examples_dir: PathBuf,
+    pub import_roots: Vec<PathBuf>,
+    pub ready: AtomicBool,
+    pub cookie_sessions: Mutex<HashSet<String>>,
+    pub hub: Hub,
+    pub http: reqwest::Client,
+}
+
+pub type AppState = Arc<Inner>;
+
+impl Inner {
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+}

@@ -1,0 +1,353 @@
+//! What each client event does: validate, apply to the notebook (durably), then tell the right peers.
+
+use super::hub::{Audience, Peer, frame};
+use super::protocol::{self, FALLBACK_TOPIC, Frame, FrameError};
+use crate::error::ApiError;
+use crate::state::AppState;
+use quire_notebook::{CellUpdate, Handle, lock};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use srcmd::Cell;
+use std::collections::HashSet;
+
+/// Events a later issue implements (runs, formatting, dependencies, AI, language service).
+const NOT_YET: &[&str] = &[
+    "cell:exec",
+    "cell:stop",
+    "cell:format",
+    "ai:generate",
+    "ai:fix_diagnostics",
+    "deps:install",
+    "deps:validate",
+    "tsserver:start",
+    "tsserver:stop",
+    "tsserver:cell:quickinfo:request",
+    "tsserver:cell:definition_location:request",
+    "tsserver:cell:completions:request",
+    "tsserver:cell:signature_help:request",
+    "tsserver:cell:rename:request",
+];
+
+/// Capability: the client wants `error` events for refused requests.
+pub const CAP_ERRORS: &str = "errors";
+/// Capability: the client understands `cell:created`, `cell:deleted`, `cell:moved`.
+pub const CAP_CELLS: &str = "cells";
+
+pub struct Conn {
+    state: AppState,
+    peer: Peer,
+    topics: HashSet<String>,
+}
+
+#[derive(Deserialize)]
+struct Subscribe {
+    id: Value,
+    #[serde(default)]
+    capabilities: Vec<String>,
+}
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CellRef {
+    cell_id: String,
+}
+#[derive(Deserialize)]
+struct Create {
+    index: f64,
+    cell: Cell,
+}
+#[derive(Deserialize)]
+struct Updates {
+    text: Option<String>,
+    source: Option<String>,
+}
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Update {
+    cell_id: String,
+    updates: Updates,
+}
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Rename {
+    cell_id: String,
+    filename: String,
+}
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Move {
+    cell_id: String,
+    index: f64,
+}
+#[derive(Deserialize)]
+struct Tsconfig {
+    source: String,
+}
+
+fn index_of(x: f64) -> Result<usize, String> {
+    if x.is_finite() && x >= 0.0 && x.fract() == 0.0 {
+        Ok(x.min(usize::MAX as f64) as usize)
+    } else {
+        Err("index must be a non-negative integer".into())
+    }
+}
+
+impl Conn {
+    pub fn new(state: AppState, peer: Peer) -> Self {
+        Conn { state, peer, topics: HashSet::new() }
+    }
+
+    /// Leave every topic (connection closed).
+    pub fn close(&mut self) {
+        for t in self.topics.drain() {
+            self.state.hub.unsubscribe(&t, self.peer.id);
+        }
+    }
+
+    fn send(&self, topic: &str, event: &str, payload: Value) {
+        self.peer.send(frame(topic, event, &payload));
+    }
+
+    fn send_error(&self, e: FrameError) {
+        let mut payload = json!({"code": e.code, "message": e.message});
+        if let Some(rid) = e.request_id {
+            payload["requestId"] = rid;
+        }
+        self.send(e.topic.as_deref().unwrap_or(FALLBACK_TOPIC), "error", payload);
+    }
+
+    pub fn reject_binary(&self) {
+        self.send_error(FrameError {
+            topic: None,
+            code: "invalid_frame",
+            message: "Binary frames are not supported; send JSON text".into(),
+            request_id: None,
+        });
+    }
+
+    pub async fn handle_text(&mut self, text: &str) {
+        match protocol::parse(text) {
+            Ok(f) => self.dispatch(f).await,
+            Err(e) => {
+                tracing::debug!(conn = self.peer.id, code = e.code, "bad websocket frame");
+                self.send_error(e);
+            }
+        }
+    }
+
+    /// A malformed payload is always answered; the stock client never sends one.
+    fn payload<T: DeserializeOwned>(&self, f: &Frame) -> Option<T> {
+        match serde_json::from_value::<T>(Value::Object(f.payload.clone())) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.send_error(FrameError {
+                    topic: Some(f.topic.clone()),
+                    code: "invalid_payload",
+                    message: format!("Invalid payload for '{}': {e}", f.event),
+                    request_id: protocol::request_id(&f.payload),
+                });
+                None
+            }
+        }
+    }
+
+    /// A well-formed request that was refused: an `error` event for clients that asked for them,
+    /// a log line in every case.
+    fn refuse(&self, f: &Frame, err: &ApiError) {
+        tracing::info!(conn = self.peer.id, event = %f.event, code = err.code, message = %err.message, "request refused");
+        if self.peer.has_cap(CAP_ERRORS) {
+            self.send_error(FrameError {
+                topic: Some(f.topic.clone()),
+                code: err.code,
+                message: err.message.clone(),
+                request_id: protocol::request_id(&f.payload),
+            });
+        }
+    }
+
+    async fn dispatch(&mut self, f: Frame) {
+        match f.event.as_str() {
+            "subscribe" => self.subscribe(&f),
+            "unsubscribe" => {
+                self.state.hub.unsubscribe(&f.notebook_id, self.peer.id);
+                self.topics.remove(&f.notebook_id);
+            }
+            "cell:create" | "cell:update" | "cell:rename" | "cell:delete" | "cell:move" | "tsconfig.json:update" => {
+                self.edit(&f).await
+            }
+            e if NOT_YET.contains(&e) => self.not_yet(&f),
+            other => self.send_error(FrameError {
+                topic: Some(f.topic.clone()),
+                code: "unknown_event",
+                message: format!("Unknown event '{other}'"),
+                request_id: protocol::request_id(&f.payload),
+            }),
+        }
+    }
+
+    fn subscribe(&mut self, f: &Frame) {
+        let Some(sub) = self.payload::<Subscribe>(f) else { return };
+        self.peer.caps.write().unwrap_or_else(|p| p.into_inner()).extend(sub.capabilities);
+        if let Err(e) = self.state.store.get(&f.notebook_id) {
+            return self.refuse(f, &e.into());
+        }
+        self.state.hub.subscribe(&f.notebook_id, self.peer.clone());
+        self.topics.insert(f.notebook_id.clone());
+        self.send(&f.topic, "subscribed", json!({"id": sub.id}));
+    }
+
+    fn not_yet(&self, f: &Frame) {
+        let err = ApiError::not_implemented(&format!("'{}'", f.event));
+        self.refuse(f, &err);
+        // The stock client shows a cell as running until it hears otherwise: say why, and set it idle.
+        if f.event == "cell:exec"
+            && let Ok(r) = serde_json::from_value::<CellRef>(Value::Object(f.payload.clone()))
+            && let Ok(h) = self.state.store.get(&f.notebook_id)
+            && let Ok(cell) = lock(&h).cell(&r.cell_id).cloned()
+        {
+            let output = json!({"type": "stderr", "data": format!("{}\n", err.message)});
+            self.send(&f.topic, "cell:output", json!({"cellId": r.cell_id, "output": output}));
+            self.send(&f.topic, "cell:updated", json!({"cell": cell}));
+        }
+    }
+
+    async fn edit(&mut self, f: &Frame) {
+        let handle = match self.state.store.get(&f.notebook_id) {
+            Ok(h) => h,
+            Err(e) => return self.refuse(f, &e.into()),
+        };
+        let parsed = match f.event.as_str() {
+            "cell:create" => self.payload::<Create>(f).map(Op::Create),
+            "cell:update" => self.payload::<Update>(f).map(Op::Update),
+            "cell:rename" => self.payload::<Rename>(f).map(Op::Rename),
+            "cell:delete" => self.payload::<CellRef>(f).map(|r| Op::Delete(r.cell_id)),
+            "cell:move" => self.payload::<Move>(f).map(Op::Move),
+            _ => self.payload::<Tsconfig>(f).map(|t| Op::Tsconfig(t.source)),
+        };
+        let Some(op) = parsed else { return };
+        let cell_id = op.cell_id();
+        let h = handle.clone();
+        let result = tokio::task::spawn_blocking(move || op.apply(&h)).await;
+        let result = match result {
+            Ok(r) => r,
+            Err(e) => Err(ApiError::internal(format!("edit task failed: {e}"))),
+        };
+        match result {
+            Ok(done) => self.announce(f, done),
+            Err(err) => {
+                self.refuse(f, &err);
+                // Srcbook's rollback for a refused update/rename: cell:error, then the server's copy.
+                if let Some(id) = cell_id.filter(|_| matches!(f.event.as_str(), "cell:update" | "cell:rename"))
+                    && let Ok(cell) = lock(&handle).cell(&id).cloned()
+                {
+                    let mut e = json!({"message": err.message});
+                    if let Some(a) = err.attribute {
+                        e["attribute"] = json!(a);
+                    }
+                    self.send(&f.topic, "cell:error", json!({"cellId": id, "errors": [e]}));
+                    self.send(&f.topic, "cell:updated", json!({"cell": cell}));
+                }
+            }
+        }
+    }
+
+    /// Tell the other tabs (and the sender where the stored form differs from what it sent).
+    fn announce(&self, f: &Frame, done: Done) {
+        let hub = &self.state.hub;
+        let id = &f.notebook_id;
+        match done {
+            Done::Created { index, cell } => {
+                hub.broadcast(id, "cell:created", &json!({"index": index, "cell": cell}), Audience::WithCap(CAP_CELLS))
+            }
+            Done::Updated { cell, changed } => {
+                let to = if changed { Audience::All } else { Audience::AllExcept(self.peer.id) };
+                hub.broadcast(id, "cell:updated", &json!({"cell": cell}), to)
+            }
+            Done::Deleted(cell_id) => {
+                hub.broadcast(id, "cell:deleted", &json!({"cellId": cell_id}), Audience::WithCap(CAP_CELLS))
+            }
+            Done::Moved { cell_id, index } => hub.broadcast(
+                id,
+                "cell:moved",
+                &json!({"cellId": cell_id, "index": index}),
+                Audience::WithCap(CAP_CELLS),
+            ),
+            Done::Tsconfig(source) => hub.broadcast(id, "tsconfig.json:updated", &json!({"source": source}), Audience::All),
+        }
+    }
+}
+
+enum Op {
+    Create(Create),
+    Update(Update),
+    Rename(Rename),
+    Delete(String),
+    Move(Move),
+    Tsconfig(String),
+}
+
+enum Done {
+    Created { index: usize, cell: Cell },
+    /// `changed`: the stored cell differs from what the sender sent (normalised markdown, renamed file).
+    Updated { cell: Cell, changed: bool },
+    Deleted(String),
+    Moved { cell_id: String, index: usize },
+    Tsconfig(String),
+}
+
+fn invalid(message: String) -> ApiError {
+    ApiError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, "invalid_payload", message)
+}
+
+impl Op {
+    fn cell_id(&self) -> Option<String> {
+        match self {
+            Op::Update(u) => Some(u.cell_id.clone()),
+            Op::Rename(r) => Some(r.cell_id.clone()),
+            _ => None,
+        }
+    }
+
+    fn apply(self, h: &Handle) -> Result<Done, ApiError> {
+        let mut nb = lock(h);
+        Ok(match self {
+            Op::Create(c) => {
+                let (index, cell) = nb.create_cell(index_of(c.index).map_err(invalid)?, c.cell)?;
+                Done::Created { index, cell }
+            }
+            Op::Update(u) => {
+                let wants_text = matches!(nb.cell(&u.cell_id)?, Cell::Title(_) | Cell::Markdown(_));
+                let (sent, update) = match (wants_text, u.updates.text, u.updates.source) {
+                    (true, Some(t), _) => (t.clone(), CellUpdate::Text(t)),
+                    (false, _, Some(s)) => (s.clone(), CellUpdate::Source(s)),
+                    (true, None, Some(s)) => (s.clone(), CellUpdate::Source(s)),
+                    (false, Some(t), None) => (t.clone(), CellUpdate::Text(t)),
+                    (_, None, None) => return Err(invalid("updates must contain text or source".into())),
+                };
+                let cell = nb.update_cell(&u.cell_id, update)?;
+                let stored = match &cell {
+                    Cell::Title(t) => &t.text,
+                    Cell::Markdown(m) => &m.text,
+                    Cell::Code(c) => &c.source,
+                    Cell::PackageJson(p) => &p.source,
+                    Cell::Placeholder(p) => &p.text,
+                };
+                let changed = *stored != sent;
+                Done::Updated { cell, changed }
+            }
+            Op::Rename(r) => Done::Updated { cell: nb.rename_cell(&r.cell_id, &r.filename)?, changed: false },
+            Op::Delete(id) => {
+                nb.delete_cell(&id)?;
+                Done::Deleted(id)
+            }
+            Op::Move(m) => {
+                let index = nb.move_cell(&m.cell_id, index_of(m.index).map_err(invalid)?)?;
+                Done::Moved { cell_id: m.cell_id, index }
+            }
+            Op::Tsconfig(source) => {
+                nb.update_tsconfig(&source)?;
+                Done::Tsconfig(source)
+            }
+        })
+    }
+}

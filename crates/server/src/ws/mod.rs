@@ -1,0 +1,79 @@
+//! The `/websocket` endpoint: upgrade (auth and Origin already checked by `auth::guard`), one reader
+//! loop and one writer task per connection, a bounded send queue between them.
+
+mod handlers;
+pub mod hub;
+pub mod protocol;
+
+use crate::state::AppState;
+use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::response::Response;
+use futures_util::{SinkExt, StreamExt};
+use hub::Peer;
+use std::collections::HashSet;
+use std::sync::{Arc, RwLock};
+use tokio::sync::{Notify, mpsc};
+
+/// Frames queued for one connection before it counts as too slow and is closed.
+const SEND_QUEUE: usize = 4096;
+/// Close code for a reader that cannot keep up (policy violation).
+const CLOSE_SLOW: u16 = 1008;
+
+pub async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
+    let limit = state.config.max_ws_message_bytes;
+    ws.max_message_size(limit).max_frame_size(limit).on_upgrade(move |socket| run(state, socket))
+}
+
+async fn run(state: AppState, socket: WebSocket) {
+    let (mut sink, mut stream) = socket.split();
+    let (tx, mut rx) = mpsc::channel::<String>(SEND_QUEUE);
+    let peer = Peer {
+        id: state.hub.next_conn_id(),
+        tx,
+        caps: Arc::new(RwLock::new(HashSet::new())),
+        kill: Arc::new(Notify::new()),
+    };
+    tracing::debug!(conn = peer.id, "websocket connected");
+    let kill = peer.kill.clone();
+    let writer = tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                msg = rx.recv() => match msg {
+                    Some(text) => if sink.send(Message::Text(text.into())).await.is_err() { break },
+                    None => break,
+                },
+                _ = kill.notified() => {
+                    let frame = CloseFrame { code: CLOSE_SLOW, reason: "send queue overflow".into() };
+                    let _ = sink.send(Message::Close(Some(frame))).await;
+                    break;
+                }
+            }
+        }
+    });
+    let mut conn = handlers::Conn::new(state.clone(), peer.clone());
+    let mut writer = writer;
+    let mut writer_done = false;
+    loop {
+        tokio::select! {
+            msg = stream.next() => match msg {
+                Some(Ok(Message::Text(text))) => conn.handle_text(text.as_str()).await,
+                Some(Ok(Message::Binary(_))) => conn.reject_binary(),
+                Some(Ok(Message::Close(_))) | None => break,
+                Some(Ok(_)) => {} // ping/pong are answered by the protocol layer
+                Some(Err(e)) => {
+                    tracing::debug!(conn = peer.id, error = %e, "websocket read failed");
+                    break;
+                }
+            },
+            _ = &mut writer => { writer_done = true; break }
+        }
+    }
+    // Leaving the hub drops the last senders, so the writer drains and ends.
+    conn.close();
+    drop(conn);
+    drop(peer);
+    if !writer_done {
+        let _ = writer.await;
+    }
+}

@@ -1,0 +1,197 @@
+//! A real server on 127.0.0.1:0 in a temp data dir, an HTTP client and WebSocket clients for it.
+
+use futures_util::{SinkExt, StreamExt};
+use quire_server::Config;
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+pub const TOKEN: &str = "test-token-0123456789abcdef";
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    pub http: reqwest::Client,
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        let mut s = Self::start_with(Config::new(dir, TOKEN.into())).await;
+        s._tmp = Some(tmp);
+        s
+    }
+
+    pub async fn start_with(config: Config) -> Self {
+        let data_dir = config.data_dir.clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(quire_server::serve(config, listener, async move {
+            let _ = rx.await;
+        }));
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("authorization", format!("Bearer {TOKEN}").parse().unwrap());
+        let http = reqwest::Client::builder()
+            .default_headers(headers)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let s = TestServer { addr, data_dir, _tmp: None, stop: Some(tx), task: Some(task), http };
+        s.wait_ready().await;
+        s
+    }
+
+    async fn wait_ready(&self) {
+        for _ in 0..500 {
+            if let Ok(r) = reqwest::get(self.url("/ready")).await
+                && r.status() == 200
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("server never became ready");
+    }
+
+    /// Stop and keep the data dir (returned so a new server can start on it).
+    pub async fn stop(mut self) -> (PathBuf, Option<tempfile::TempDir>) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.task.take() {
+            t.await.unwrap().unwrap();
+        }
+        (self.data_dir.clone(), self._tmp.take())
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let r = self.http.get(self.url(path)).send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let r = self.http.post(self.url(path)).json(&body).send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Create a notebook and return its session id.
+    pub async fn create(&self, name: &str, language: &str) -> String {
+        let (st, v) = self.post("/api/srcbooks", json!({"name": name, "language": language})).await;
+        assert_eq!(st, 200, "{v}");
+        let path = v["result"]["path"].as_str().unwrap().to_string();
+        let (st, v) = self.post("/api/sessions", json!({"path": path})).await;
+        assert_eq!(st, 200, "{v}");
+        v["result"]["id"].as_str().unwrap().to_string()
+    }
+
+    pub async fn session(&self, id: &str) -> Value {
+        let (st, v) = self.get(&format!("/api/sessions/{id}")).await;
+        assert_eq!(st, 200, "{v}");
+        v["result"].clone()
+    }
+
+    pub fn notebook_dir(&self, id: &str) -> PathBuf {
+        self.data_dir.join("notebooks").join(id)
+    }
+
+    pub async fn ws(&self) -> Ws {
+        let mut req = format!("ws://{}/websocket", self.addr).into_client_request().unwrap();
+        req.headers_mut().insert("authorization", format!("Bearer {TOKEN}").parse().unwrap());
+        let (stream, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+        Ws { stream }
+    }
+}
+
+pub struct Ws {
+    pub stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl Ws {
+    pub async fn send(&mut self, topic: &str, event: &str, payload: Value) {
+        self.send_raw(&json!([topic, event, payload]).to_string()).await;
+    }
+
+    pub async fn send_raw(&mut self, text: &str) {
+        self.stream.send(Message::Text(text.into())).await.unwrap();
+    }
+
+    /// Next text frame as `(topic, event, payload)`; fails after 5 s.
+    pub async fn recv(&mut self) -> (String, String, Value) {
+        loop {
+            let msg = tokio::time::timeout(Duration::from_secs(5), self.stream.next())
+                .await
+                .expect("timed out waiting for a frame")
+                .expect("socket closed")
+                .expect("socket error");
+            if let Message::Text(t) = msg {
+                let v: Value = serde_json::from_str(t.as_str()).unwrap();
+                return (v[0].as_str().unwrap().into(), v[1].as_str().unwrap().into(), v[2].clone());
+            }
+        }
+    }
+
+    /// Receive until `event` arrives (skipping others).
+    pub async fn recv_event(&mut self, event: &str) -> Value {
+        loop {
+            let (_, e, p) = self.recv().await;
+            if e == event {
+                return p;
+            }
+        }
+    }
+
+    /// Assert nothing arrives within a short window.
+    pub async fn expect_silence(&mut self) {
+        let r = tokio::time::timeout(Duration::from_millis(150), self.stream.next()).await;
+        assert!(r.is_err(), "unexpected frame: {r:?}");
+    }
+
+    pub async fn subscribe(&mut self, id: &str, caps: &[&str]) {
+        let topic = format!("session:{id}");
+        self.send(&topic, "subscribe", json!({"id": "sub-1", "capabilities": caps})).await;
+        let (t, e, p) = self.recv().await;
+        assert_eq!((t.as_str(), e.as_str()), (topic.as_str(), "subscribed"), "{p}");
+        assert_eq!(p["id"], "sub-1");
+    }
+}
+
+/// The shared conformance documents, used in place.
+pub fn conformance_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance/srcmd")
+}
+
+/// All files below `dir`, relative, sorted (to prove nothing was written somewhere).
+pub fn tree(dir: &Path) -> Vec<String> {
+    fn walk(root: &Path, d: &Path, out: &mut Vec<String>) {
+        if let Ok(rd) = std::fs::read_dir(d) {
+            for e in rd.flatten() {
+                let p = e.path();
+                out.push(p.strip_prefix(root).unwrap().display().to_string());
+                if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                    walk(root, &p, out);
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}

@@ -1,0 +1,6 @@
+//! Black-box tests: a real server on a real socket, driven over HTTP and WebSocket.
+
+mod common;
+mod notebooks;
+mod security;
+mod ws;

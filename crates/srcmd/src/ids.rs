@@ -1,0 +1,65 @@
+//! Cell ids and filename rules shared with Srcbook.
+
+use crate::Language;
+
+const BASE32HEX: &[u8; 32] = b"0123456789abcdefghijklmnopqrstuv";
+
+/// 16 random bytes as lowercase unpadded base32hex (26 characters), like Srcbook's `randomid`.
+pub fn new_cell_id() -> String {
+    let mut bytes = [0u8; 16];
+    if getrandom::fill(&mut bytes).is_err() {
+        // No OS randomness: fall back to time and a counter so ids stay unique in-process.
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let c = COUNTER.fetch_add(1, Ordering::Relaxed);
+        bytes[..8].copy_from_slice(&(t as u64).to_le_bytes());
+        bytes[8..].copy_from_slice(&c.to_le_bytes());
+    }
+    base32hex(&bytes)
+}
+
+fn base32hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(26);
+    let mut acc: u32 = 0;
+    let mut bits = 0;
+    for &b in bytes {
+        acc = (acc << 8) | u32::from(b);
+        bits += 8;
+        while bits >= 5 {
+            bits -= 5;
+            out.push(BASE32HEX[((acc >> bits) & 31) as usize] as char);
+        }
+    }
+    if bits > 0 {
+        out.push(BASE32HEX[((acc << (5 - bits)) & 31) as usize] as char);
+    }
+    out
+}
+
+/// 26 characters of `[0-9a-v]`.
+pub fn is_valid_cell_id(s: &str) -> bool {
+    s.len() == 26 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'v').contains(&b))
+}
+
+/// `^[a-zA-Z0-9_-]+\.(js|cjs|mjs|ts|cts|mts)$`.
+pub fn is_valid_filename(name: &str) -> bool {
+    let Some((stem, _)) = name.rsplit_once('.') else {
+        return false;
+    };
+    !stem.is_empty()
+        && stem.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        && language_of_filename(name).is_some()
+}
+
+/// Language by extension (`.js/.cjs/.mjs` → JavaScript, `.ts/.cts/.mts` → TypeScript).
+pub fn language_of_filename(name: &str) -> Option<Language> {
+    let (_, ext) = name.rsplit_once('.')?;
+    match ext {
+        "js" | "cjs" | "mjs" => Some(Language::Javascript),
+        "ts" | "cts" | "mts" => Some(Language::Typescript),
+        _ => None,
+    }
+}
