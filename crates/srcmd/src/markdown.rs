@@ -1,0 +1,51 @@
+//! Markdown cell rules: what can be stored, and the form the decoder reads back.
+
+use crate::js::{is_ws, trim};
+use crate::lexer::{Kind, lex, normalize_newlines};
+
+/// Err(message) if the markdown text cannot be stored as a cell and read back.
+pub fn check_markdown(text: &str) -> Result<(), String> {
+    let norm = normalize_newlines(text);
+    let mut pos = 0;
+    for t in lex(&norm, true) {
+        if t.kind == Kind::Heading && (t.depth == 1 || t.depth == 6) {
+            let line = norm.get(..pos).map_or(0, |p| p.matches('\n').count()) + 1;
+            let first = t.raw.lines().next().unwrap_or("").trim_end_matches(is_ws);
+            return Err(format!(
+                "Markdown cells cannot contain an h1 or h6 heading (line {line}: '{first}')"
+            ));
+        }
+        pos += t.raw.len();
+    }
+    // The text must end where it ends: an unclosed fence or HTML block would swallow the cells after it.
+    let body = normalize_markdown(text);
+    let probe = format!("{body}\n\n###### probe.mjs\n");
+    let ok = lex(&probe, true).iter().any(|t| t.kind == Kind::Heading && t.depth == 6);
+    if !body.is_empty() && !ok {
+        return Err("Markdown cells cannot end inside an unclosed code block or HTML block".into());
+    }
+    Ok(())
+}
+
+/// The form the decoder reads this markdown back as (CRLF → LF, `\n{3,}` → `\n\n` outside code,
+/// trimmed; link reference definitions are kept). Empty if whitespace-only.
+pub fn normalize_markdown(text: &str) -> String {
+    let tokens = lex(text, true);
+    if tokens.iter().all(|t| t.kind == Kind::Space) {
+        return String::new();
+    }
+    crate::decode::serialize_markdown(&tokens)
+}
+
+/// What decode gives back for `# {text}`: one line, closing `#` run dropped, trimmed.
+pub fn normalize_title(text: &str) -> String {
+    let one_line: String = text
+        .chars()
+        .map(|c| if matches!(c, '\n' | '\r' | '\u{2028}' | '\u{2029}') { ' ' } else { c })
+        .collect();
+    let line = format!("# {one_line}");
+    match crate::rules::heading(&line) {
+        Some((_, _, t)) => trim(&t).to_string(),
+        None => trim(&one_line).to_string(),
+    }
+}
