@@ -71,19 +71,16 @@ impl SqliteDatabase {
 
     fn secret_by_name(conn: &Connection, name: &str) -> Result<Option<Secret>> {
         let row = conn
-            .query_row(
-                "SELECT id, value FROM secrets WHERE name = ?1",
-                params![name],
-                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
-            )
+            .query_row("SELECT id, value FROM secrets WHERE name = ?1", params![name], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+            })
             .optional()?;
         let Some((id, value)) = row else { return Ok(None) };
         let mut stmt = conn.prepare_cached(
             "SELECT notebook_id FROM secret_links WHERE secret_id = ?1 ORDER BY notebook_id",
         )?;
-        let notebook_ids = stmt
-            .query_map(params![id], |r| r.get(0))?
-            .collect::<rusqlite::Result<Vec<String>>>()?;
+        let notebook_ids =
+            stmt.query_map(params![id], |r| r.get(0))?.collect::<rusqlite::Result<Vec<String>>>()?;
         Ok(Some(Secret { id, name: name.to_string(), value, notebook_ids }))
     }
 
@@ -102,8 +99,8 @@ impl Database for SqliteDatabase {
         let mut out = BTreeMap::new();
         for row in rows {
             let (k, v) = row?;
-            let value = serde_json::from_str(&v)
-                .map_err(|e| NotebookError::Database(format!("setting {k}: {e}")))?;
+            let value =
+                serde_json::from_str(&v).map_err(|e| NotebookError::Database(format!("setting {k}: {e}")))?;
             out.insert(k, value);
         }
         Ok(out)
@@ -203,8 +200,7 @@ impl Database for SqliteDatabase {
     }
 
     fn forget_notebook(&self, notebook_id: &str) -> Result<()> {
-        self.conn()
-            .execute("DELETE FROM secret_links WHERE notebook_id = ?1", params![notebook_id])?;
+        self.conn().execute("DELETE FROM secret_links WHERE notebook_id = ?1", params![notebook_id])?;
         Ok(())
     }
 

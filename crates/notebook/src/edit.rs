@@ -16,7 +16,9 @@ pub enum CellUpdate {
 const TITLE_MAX: usize = 44;
 
 fn is_valid_client_cell_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    !id.is_empty()
+        && id.len() <= 64
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// Srcbook's filename checks, in its order, with its messages (all carry `attribute: "filename"`).
@@ -36,7 +38,10 @@ fn check_new_filename(nb: &Notebook, dir: &std::path::Path, filename: &str) -> R
         )));
     }
     let in_use = nb.cells.iter().any(|c| matches!(c, Cell::Code(cc) if cc.filename == filename));
-    if in_use || fsx::is_symlink(&layout::code_path(dir, filename)?) || layout::code_path(dir, filename)?.exists() {
+    if in_use
+        || fsx::is_symlink(&layout::code_path(dir, filename)?)
+        || layout::code_path(dir, filename)?.exists()
+    {
         return Err(NotebookError::FilenameTaken(format!("A file named '{filename}' already exists")));
     }
     Ok(lang)
@@ -63,7 +68,10 @@ impl OpenNotebook {
     /// Insert a markdown or code cell (client-chosen id) at `index`, clamped to after the title.
     pub fn create_cell(&mut self, index: usize, cell: Cell) -> Result<(usize, Cell)> {
         if !is_valid_client_cell_id(cell.id()) {
-            return Err(NotebookError::InvalidCell(format!("'{}' is not a valid cell id", cell.id().escape_default())));
+            return Err(NotebookError::InvalidCell(format!(
+                "'{}' is not a valid cell id",
+                cell.id().escape_default()
+            )));
         }
         if self.position(cell.id()).is_ok() {
             return Err(NotebookError::InvalidCell(format!("A cell with id '{}' already exists", cell.id())));
@@ -80,7 +88,9 @@ impl OpenNotebook {
                 fsx::write_atomic(&layout::code_path(&self.dir, &c.filename)?, c.source.as_bytes())?;
                 Cell::Code(c)
             }
-            _ => return Err(NotebookError::InvalidCell("Only markdown and code cells can be created".into())),
+            _ => {
+                return Err(NotebookError::InvalidCell("Only markdown and code cells can be created".into()));
+            }
         };
         let index = index.clamp(1, next.cells.len());
         next.cells.insert(index, cell.clone());
@@ -159,7 +169,10 @@ impl OpenNotebook {
             Cell::Markdown(_) => None,
             Cell::Code(c) => Some(layout::code_path(&self.dir, &c.filename)?),
             other => {
-                return Err(NotebookError::InvalidCell(format!("A {} cell cannot be deleted", cell_kind(other))));
+                return Err(NotebookError::InvalidCell(format!(
+                    "A {} cell cannot be deleted",
+                    cell_kind(other)
+                )));
             }
         };
         let mut next = self.nb.clone();
@@ -193,8 +206,12 @@ impl OpenNotebook {
     pub fn update_tsconfig(&mut self, source: &str) -> Result<()> {
         match serde_json::from_str::<serde_json::Value>(source) {
             Ok(serde_json::Value::Object(_)) => {}
-            Ok(_) => return Err(NotebookError::InvalidTsconfig("tsconfig.json must be a JSON object".into())),
-            Err(e) => return Err(NotebookError::InvalidTsconfig(format!("tsconfig.json is not valid JSON: {e}"))),
+            Ok(_) => {
+                return Err(NotebookError::InvalidTsconfig("tsconfig.json must be a JSON object".into()));
+            }
+            Err(e) => {
+                return Err(NotebookError::InvalidTsconfig(format!("tsconfig.json is not valid JSON: {e}")));
+            }
         }
         fsx::write_atomic(&self.dir.join(layout::TSCONFIG), source.as_bytes())?;
         self.nb.tsconfig = Some(source.to_string());

@@ -18,9 +18,8 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
 
 /// Atomically replace `path` with `bytes`: readers see the old or the new file, never a torn one.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = path
-        .parent()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no parent"))?;
+    let dir =
+        path.parent().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no parent"))?;
     let name = path
         .file_name()
         .and_then(|n| n.to_str())
@@ -54,9 +53,7 @@ pub fn remove_file_durable(path: &Path) -> io::Result<()> {
 
 /// True when `path` exists and is a symbolic link (not followed).
 pub fn is_symlink(path: &Path) -> bool {
-    fs::symlink_metadata(path)
-        .map(|m| m.file_type().is_symlink())
-        .unwrap_or(false)
+    fs::symlink_metadata(path).map(|m| m.file_type().is_symlink()).unwrap_or(false)
 }
 
 #[cfg(test)]

@@ -8,10 +8,7 @@ pub fn check_notebook_id(id: &str) -> Result<()> {
     if srcmd::is_valid_cell_id(id) {
         Ok(())
     } else {
-        Err(NotebookError::InvalidPath(format!(
-            "'{}' is not a valid notebook id",
-            id.escape_default()
-        )))
+        Err(NotebookError::InvalidPath(format!("'{}' is not a valid notebook id", id.escape_default())))
     }
 }
 
@@ -44,9 +41,9 @@ pub fn contain(path: &str, roots: &[PathBuf]) -> Result<PathBuf> {
             path.escape_default()
         )));
     }
-    let canonical = p.canonicalize().map_err(|_| {
-        NotebookError::InvalidPath(format!("'{}' does not exist", path.escape_default()))
-    })?;
+    let canonical = p
+        .canonicalize()
+        .map_err(|_| NotebookError::InvalidPath(format!("'{}' does not exist", path.escape_default())))?;
     if roots.iter().any(|r| canonical.starts_with(r)) {
         Ok(canonical)
     } else {

@@ -144,7 +144,10 @@ impl NotebookStore {
         }
         let mut nb = Notebook {
             language,
-            cells: vec![Cell::Title(TitleCell { id: srcmd::new_cell_id(), text: srcmd::normalize_title(title) })],
+            cells: vec![Cell::Title(TitleCell {
+                id: srcmd::new_cell_id(),
+                text: srcmd::normalize_title(title),
+            })],
             tsconfig: None,
         };
         layout::complete_imported(&mut nb);

@@ -112,7 +112,10 @@ async fn shutdown_signal() {
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     init_logging(args.log_format);
     if !args.host.is_loopback() && args.token.is_none() {
-        bail!("refusing to bind {} without --token: a non-loopback address needs an explicit token", args.host);
+        bail!(
+            "refusing to bind {} without --token: a non-loopback address needs an explicit token",
+            args.host
+        );
     }
     if args.token.as_deref().is_some_and(|t| t.len() < 16) {
         bail!("--token must be at least 16 characters");

@@ -5,7 +5,10 @@ use std::process::{Child, Command, Stdio};
 
 fn quire() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_quire"));
-    c.env_remove("QUIRE_HOST").env_remove("QUIRE_PORT").env_remove("QUIRE_TOKEN").env_remove("QUIRE_DATA_DIR");
+    c.env_remove("QUIRE_HOST")
+        .env_remove("QUIRE_PORT")
+        .env_remove("QUIRE_TOKEN")
+        .env_remove("QUIRE_DATA_DIR");
     c
 }
 
@@ -16,7 +19,16 @@ fn version_and_help() {
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("quire {}", env!("CARGO_PKG_VERSION")));
     let out = quire().args(["serve", "--help"]).output().unwrap();
     let help = String::from_utf8_lossy(&out.stdout);
-    for flag in ["--host", "--port", "--data-dir", "--token", "--no-browser", "--allow-host", "--allow-origin", "--log-format"] {
+    for flag in [
+        "--host",
+        "--port",
+        "--data-dir",
+        "--token",
+        "--no-browser",
+        "--allow-host",
+        "--allow-origin",
+        "--log-format",
+    ] {
         assert!(help.contains(flag), "{flag} missing from help");
     }
 }
@@ -45,7 +57,8 @@ fn get(url: &str) -> (u16, String) {
     // A tiny blocking HTTP/1.1 GET, so the test needs no client crate.
     use std::io::{Read, Write};
     let rest = url.strip_prefix("http://").unwrap();
-    let (hostport, path) = rest.split_once('/').map(|(h, p)| (h, format!("/{p}"))).unwrap_or((rest, "/".into()));
+    let (hostport, path) =
+        rest.split_once('/').map(|(h, p)| (h, format!("/{p}"))).unwrap_or((rest, "/".into()));
     let mut s = std::net::TcpStream::connect(hostport).unwrap();
     write!(s, "GET {path} HTTP/1.1\r\nHost: {hostport}\r\nConnection: close\r\n\r\n").unwrap();
     let mut buf = String::new();

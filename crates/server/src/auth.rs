@@ -160,7 +160,8 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
     let path = req.uri().path();
     let query = query_token(req.uri());
     let by_query = query.as_deref().is_some_and(|t| token_ok(&state, t));
-    let authed = header_token(headers).is_some_and(|t| token_ok(&state, t)) || by_query || cookie_ok(&state, headers);
+    let authed =
+        header_token(headers).is_some_and(|t| token_ok(&state, t)) || by_query || cookie_ok(&state, headers);
 
     if needs_auth(path) && !authed {
         return ApiError::new(
@@ -192,7 +193,10 @@ fn with_cors(mut resp: Response, origin: Option<HeaderValue>, preflight: bool) -
     h.insert(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
     h.append(header::VARY, HeaderValue::from_static("Origin"));
     if preflight {
-        h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST, PUT, DELETE, OPTIONS"));
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("GET, POST, PUT, DELETE, OPTIONS"),
+        );
         h.insert(
             header::ACCESS_CONTROL_ALLOW_HEADERS,
             HeaderValue::from_static("authorization, content-type, x-request-id"),

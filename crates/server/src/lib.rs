@@ -25,7 +25,10 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 /// Security headers on every response (the UI and API set nothing that needs more).
-async fn security_headers(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+async fn security_headers(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
@@ -114,7 +117,9 @@ pub async fn serve(
             tracing::error!(error = %e, "could not store the install id");
         }
         match loader.store.load_all() {
-            Ok(n) => tracing::info!(notebooks = n, failed = loader.store.failures().len(), "notebooks loaded"),
+            Ok(n) => {
+                tracing::info!(notebooks = n, failed = loader.store.failures().len(), "notebooks loaded")
+            }
             Err(e) => tracing::error!(error = %e, "could not read the notebooks directory"),
         }
         loader.ready.store(true, Ordering::Release);

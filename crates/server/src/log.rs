@@ -10,10 +10,12 @@ pub fn redacted_target(uri: &axum::http::Uri) -> String {
     match uri.query() {
         None => uri.path().to_string(),
         Some(q) => {
-            let q: Vec<String> = q
-                .split('&')
-                .map(|kv| if kv.starts_with("token=") { "token=[redacted]".to_string() } else { kv.to_string() })
-                .collect();
+            let q: Vec<String> =
+                q.split('&')
+                    .map(|kv| {
+                        if kv.starts_with("token=") { "token=[redacted]".to_string() } else { kv.to_string() }
+                    })
+                    .collect();
             format!("{}?{}", uri.path(), q.join("&"))
         }
     }

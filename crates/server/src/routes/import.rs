@@ -73,16 +73,25 @@ async fn import_path(s: &AppState, path: String) -> ApiResult<Handle> {
 }
 
 fn too_large(limit: usize) -> ApiError {
-    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", format!("The document is larger than {limit} bytes"))
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        format!("The document is larger than {limit} bytes"),
+    )
 }
 
 fn fetch_error(url: &str, detail: impl std::fmt::Display) -> ApiError {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "import_fetch_failed", format!("Error requesting {url}: {detail}"))
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "import_fetch_failed",
+        format!("Error requesting {url}: {detail}"),
+    )
 }
 
 /// Fetch a document over http(s) only, stopping at the size limit; the client's timeout bounds time.
 async fn fetch(s: &AppState, url: &str) -> ApiResult<String> {
-    let parsed = reqwest::Url::parse(url).map_err(|e| ApiError::bad_request("invalid_url", format!("{url}: {e}")))?;
+    let parsed =
+        reqwest::Url::parse(url).map_err(|e| ApiError::bad_request("invalid_url", format!("{url}: {e}")))?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(ApiError::bad_request("invalid_url", "Only http and https URLs can be imported"));
     }

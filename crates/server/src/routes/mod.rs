@@ -21,7 +21,11 @@ async fn not_implemented(uri: Uri) -> ApiError {
 
 /// Third-party forwards (feedback, newsletter) are deliberately not done: Quire sends nothing off-machine.
 async fn not_forwarded() -> ApiError {
-    ApiError::new(StatusCode::NOT_IMPLEMENTED, "not_supported", "Quire does not forward data to third parties")
+    ApiError::new(
+        StatusCode::NOT_IMPLEMENTED,
+        "not_supported",
+        "Quire does not forward data to third parties",
+    )
 }
 
 /// A not-ready server answers API calls with 503 instead of an empty list.
@@ -33,9 +37,12 @@ async fn require_ready(
     if s.is_ready() {
         next.run(req).await
     } else {
-        let mut resp =
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "Quire is starting; try again shortly")
-                .into_response();
+        let mut resp = ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            "Quire is starting; try again shortly",
+        )
+        .into_response();
         resp.headers_mut().insert("retry-after", axum::http::HeaderValue::from_static("1"));
         resp
     }
@@ -65,7 +72,11 @@ fn api(state: AppState) -> Router<AppState> {
             ApiError::not_found(format!("No route for {method} {}", uri.path()))
         })
         .method_not_allowed_fallback(|method: Method, uri: Uri| async move {
-            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", format!("{method} is not allowed on {}", uri.path()))
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                format!("{method} is not allowed on {}", uri.path()),
+            )
         })
         .layer(axum::middleware::from_fn_with_state(state, require_ready))
 }

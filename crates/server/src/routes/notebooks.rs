@@ -49,7 +49,10 @@ pub struct OpenBody {
     path: String,
 }
 
-pub async fn open_session(State(s): State<AppState>, JsonBody(b): JsonBody<OpenBody>) -> ApiResult<Json<Value>> {
+pub async fn open_session(
+    State(s): State<AppState>,
+    JsonBody(b): JsonBody<OpenBody>,
+) -> ApiResult<Json<Value>> {
     let id = s.store.id_for_path(&b.path).map_err(|e| match e {
         quire_notebook::NotebookError::NotebookNotFound(_) => {
             ApiError::not_found(format!("{} is not a srcbook directory", b.path))
@@ -119,7 +122,8 @@ pub struct FileBody {
 pub async fn file(State(s): State<AppState>, JsonBody(b): JsonBody<FileBody>) -> ApiResult<Json<Value>> {
     let root = s.store.root().to_path_buf();
     let path = quire_notebook::contain(&b.file, std::slice::from_ref(&root))?;
-    let rel = path.strip_prefix(&root).map_err(|_| ApiError::bad_request("invalid_path", "outside notebooks"))?;
+    let rel =
+        path.strip_prefix(&root).map_err(|_| ApiError::bad_request("invalid_path", "outside notebooks"))?;
     let mut parts = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned());
     let id = parts.next().unwrap_or_default();
     s.store.get(&id)?;
@@ -128,11 +132,13 @@ pub async fn file(State(s): State<AppState>, JsonBody(b): JsonBody<FileBody>) ->
     if !in_modules {
         return Ok(wire::ok(json!({"content": "", "filename": basename, "type": "cell"})));
     }
-    let typed = [".d.ts", ".d.mts", ".d.cts", ".ts", ".js", ".mjs", ".cjs"].iter().any(|e| basename.ends_with(e));
+    let typed =
+        [".d.ts", ".d.mts", ".d.cts", ".ts", ".js", ".mjs", ".cjs"].iter().any(|e| basename.ends_with(e));
     if !typed {
         return Err(ApiError::bad_request("invalid_path", "Only source and typings files can be read"));
     }
-    let content = blocking(move || Ok(std::fs::read_to_string(&path).map_err(quire_notebook::NotebookError::from)?))
-        .await?;
+    let content =
+        blocking(move || Ok(std::fs::read_to_string(&path).map_err(quire_notebook::NotebookError::from)?))
+            .await?;
     Ok(wire::ok(json!({"content": content, "filename": b.file, "type": "filepath"})))
 }

@@ -26,7 +26,10 @@ fn config(s: &AppState) -> ApiResult<Value> {
     let stored = s.db.settings()?;
     let mut out = Map::new();
     out.insert("baseDir".into(), json!(s.store.root()));
-    out.insert("defaultLanguage".into(), stored.get("defaultLanguage").cloned().unwrap_or(json!("typescript")));
+    out.insert(
+        "defaultLanguage".into(),
+        stored.get("defaultLanguage").cloned().unwrap_or(json!("typescript")),
+    );
     for k in KEY_SETTINGS {
         let set = stored.get(*k).and_then(Value::as_str).is_some_and(|v| !v.is_empty());
         out.insert((*k).into(), if set { json!(MASK) } else { Value::Null });
@@ -77,7 +80,10 @@ fn patch_from(body: Map<String, Value>) -> ApiResult<BTreeMap<String, Value>> {
     Ok(patch)
 }
 
-pub async fn update(State(s): State<AppState>, JsonBody(body): JsonBody<Map<String, Value>>) -> ApiResult<Json<Value>> {
+pub async fn update(
+    State(s): State<AppState>,
+    JsonBody(body): JsonBody<Map<String, Value>>,
+) -> ApiResult<Json<Value>> {
     let patch = patch_from(body)?;
     let result = blocking(move || {
         s.db.update_settings(&patch)?;
@@ -112,7 +118,10 @@ pub struct SecretBody {
     value: String,
 }
 
-pub async fn upsert_secret(State(s): State<AppState>, JsonBody(b): JsonBody<SecretBody>) -> ApiResult<Json<Value>> {
+pub async fn upsert_secret(
+    State(s): State<AppState>,
+    JsonBody(b): JsonBody<SecretBody>,
+) -> ApiResult<Json<Value>> {
     check_secret_name(&b.name)?;
     let sec = blocking(move || Ok(s.db.upsert_secret(&b.name, &b.value)?)).await?;
     Ok(wire::ok(json!({"id": sec.id, "name": sec.name, "value": MASK})))

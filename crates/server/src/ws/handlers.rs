@@ -130,7 +130,7 @@ impl Conn {
             Ok(f) => self.dispatch(f).await,
             Err(e) => {
                 tracing::debug!(conn = self.peer.id, code = e.code, "bad websocket frame");
-                self.send_error(e);
+                self.send_error(*e);
             }
         }
     }
@@ -172,9 +172,12 @@ impl Conn {
                 self.state.hub.unsubscribe(&f.notebook_id, self.peer.id);
                 self.topics.remove(&f.notebook_id);
             }
-            "cell:create" | "cell:update" | "cell:rename" | "cell:delete" | "cell:move" | "tsconfig.json:update" => {
-                self.edit(&f).await
-            }
+            "cell:create"
+            | "cell:update"
+            | "cell:rename"
+            | "cell:delete"
+            | "cell:move"
+            | "tsconfig.json:update" => self.edit(&f).await,
             e if NOT_YET.contains(&e) => self.not_yet(&f),
             other => self.send_error(FrameError {
                 topic: Some(f.topic.clone()),
@@ -237,7 +240,8 @@ impl Conn {
             Err(err) => {
                 self.refuse(f, &err);
                 // Srcbook's rollback for a refused update/rename: cell:error, then the server's copy.
-                if let Some(id) = cell_id.filter(|_| matches!(f.event.as_str(), "cell:update" | "cell:rename"))
+                if let Some(id) =
+                    cell_id.filter(|_| matches!(f.event.as_str(), "cell:update" | "cell:rename"))
                     && let Ok(cell) = lock(&handle).cell(&id).cloned()
                 {
                     let mut e = json!({"message": err.message});
@@ -256,9 +260,12 @@ impl Conn {
         let hub = &self.state.hub;
         let id = &f.notebook_id;
         match done {
-            Done::Created { index, cell } => {
-                hub.broadcast(id, "cell:created", &json!({"index": index, "cell": cell}), Audience::WithCap(CAP_CELLS))
-            }
+            Done::Created { index, cell } => hub.broadcast(
+                id,
+                "cell:created",
+                &json!({"index": index, "cell": cell}),
+                Audience::WithCap(CAP_CELLS),
+            ),
             Done::Updated { cell, changed } => {
                 let to = if changed { Audience::All } else { Audience::AllExcept(self.peer.id) };
                 hub.broadcast(id, "cell:updated", &json!({"cell": cell}), to)
@@ -272,7 +279,9 @@ impl Conn {
                 &json!({"cellId": cell_id, "index": index}),
                 Audience::WithCap(CAP_CELLS),
             ),
-            Done::Tsconfig(source) => hub.broadcast(id, "tsconfig.json:updated", &json!({"source": source}), Audience::All),
+            Done::Tsconfig(source) => {
+                hub.broadcast(id, "tsconfig.json:updated", &json!({"source": source}), Audience::All)
+            }
         }
     }
 }
@@ -287,11 +296,20 @@ enum Op {
 }
 
 enum Done {
-    Created { index: usize, cell: Cell },
+    Created {
+        index: usize,
+        cell: Cell,
+    },
     /// `changed`: the stored cell differs from what the sender sent (normalised markdown, renamed file).
-    Updated { cell: Cell, changed: bool },
+    Updated {
+        cell: Cell,
+        changed: bool,
+    },
     Deleted(String),
-    Moved { cell_id: String, index: usize },
+    Moved {
+        cell_id: String,
+        index: usize,
+    },
     Tsconfig(String),
 }
 

@@ -26,8 +26,10 @@ pub fn request_id(payload: &Map<String, Value>) -> Option<Value> {
     payload.get("requestId").filter(|v| v.is_string() || v.is_number()).cloned()
 }
 
-pub fn parse(text: &str) -> Result<Frame, FrameError> {
-    let err = |topic: Option<String>, code, message: String, rid| FrameError { topic, code, message, request_id: rid };
+pub fn parse(text: &str) -> Result<Frame, Box<FrameError>> {
+    let err = |topic: Option<String>, code, message: String, rid| {
+        Box::new(FrameError { topic, code, message, request_id: rid })
+    };
     let value: Value = serde_json::from_str(text)
         .map_err(|e| err(None, "invalid_json", format!("Frame is not valid JSON: {e}"), None))?;
     let Value::Array(mut items) = value else {

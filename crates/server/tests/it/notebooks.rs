@@ -86,9 +86,12 @@ async fn export(s: &TestServer, id: &str) -> String {
 async fn import_then_export_gives_the_same_bytes_for_conformance_documents() {
     let s = TestServer::start().await;
     let dir = conformance_dir();
-    for name in ["srcbook.src.md", "getting-started.src.md", "websockets.src.md", "langgraph-web-agent.src.md"] {
+    for name in
+        ["srcbook.src.md", "getting-started.src.md", "websockets.src.md", "langgraph-web-agent.src.md"]
+    {
         let text = std::fs::read_to_string(dir.join(name)).unwrap();
-        let expected = std::fs::read_to_string(dir.join("expected").join(name)).unwrap_or_else(|_| text.clone());
+        let expected =
+            std::fs::read_to_string(dir.join("expected").join(name)).unwrap_or_else(|_| text.clone());
         let id = import_text(&s, &text).await;
         assert_eq!(export(&s, &id).await, expected, "{name}");
     }
@@ -104,7 +107,14 @@ async fn import_rejects_invalid_documents_with_the_decoder_errors() {
     assert!(v["message"].as_str().unwrap().contains("Srcbook does not contain required metadata"));
     let (st, v) = s.post("/api/import", json!({})).await;
     assert_eq!(st, 422, "{v}");
-    let r = s.http.post(s.url("/api/import")).body("{\"text\":").header("content-type", "application/json").send().await.unwrap();
+    let r = s
+        .http
+        .post(s.url("/api/import"))
+        .body("{\"text\":")
+        .header("content-type", "application/json")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
     s.stop().await;
 }
@@ -202,7 +212,9 @@ async fn secrets_crud_links_and_env_types() {
     assert!(!v.to_string().contains("hunter2"));
     assert_eq!(v["result"][0]["associatedWithSessionIds"], json!([id]));
     // Rename keeps the link and rewrites env.d.ts.
-    let (st, v) = s.post("/api/secrets/API_KEY", json!({"name": "TOKEN", "value": "x", "previousName": "API_KEY"})).await;
+    let (st, v) = s
+        .post("/api/secrets/API_KEY", json!({"name": "TOKEN", "value": "x", "previousName": "API_KEY"}))
+        .await;
     assert_eq!(st, 200, "{v}");
     let env = std::fs::read_to_string(s.notebook_dir(&id).join("env.d.ts")).unwrap();
     assert!(env.contains("TOKEN") && !env.contains("API_KEY"), "{env}");

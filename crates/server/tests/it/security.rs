@@ -87,8 +87,14 @@ async fn browser_link_token_becomes_a_cookie_and_leaves_the_url() {
 async fn foreign_origin_is_refused_even_with_the_token() {
     let s = TestServer::start().await;
     for origin in ["http://evil.example", "null", "http://127.0.0.1:1"] {
-        let r = s.http.post(s.url("/api/srcbooks")).header("origin", origin)
-            .json(&json!({"name": "x", "language": "javascript"})).send().await.unwrap();
+        let r = s
+            .http
+            .post(s.url("/api/srcbooks"))
+            .header("origin", origin)
+            .json(&json!({"name": "x", "language": "javascript"}))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 403, "{origin}");
         let v: serde_json::Value = r.json().await.unwrap();
         assert_eq!(v["code"], "forbidden_origin");
@@ -96,8 +102,14 @@ async fn foreign_origin_is_refused_even_with_the_token() {
     }
     assert!(tree(&s.data_dir.join("notebooks")).is_empty(), "nothing was created");
     // Same origin passes.
-    let r = s.http.post(s.url("/api/srcbooks")).header("origin", format!("http://{}", s.addr))
-        .json(&json!({"name": "x", "language": "javascript"})).send().await.unwrap();
+    let r = s
+        .http
+        .post(s.url("/api/srcbooks"))
+        .header("origin", format!("http://{}", s.addr))
+        .json(&json!({"name": "x", "language": "javascript"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     // WebSocket upgrade with a foreign Origin.
     let mut req = format!("ws://{}/websocket", s.addr).into_client_request().unwrap();
@@ -120,8 +132,14 @@ async fn configured_origin_gets_cors() {
     let mut config = quire_server::Config::new(tmp.path().into(), TOKEN.into());
     config.allowed_origins = vec!["http://app.example".into()];
     let s = TestServer::start_with(config).await;
-    let r = s.http.post(s.url("/api/srcbooks")).header("origin", "http://app.example")
-        .json(&json!({"name": "x", "language": "javascript"})).send().await.unwrap();
+    let r = s
+        .http
+        .post(s.url("/api/srcbooks"))
+        .header("origin", "http://app.example")
+        .json(&json!({"name": "x", "language": "javascript"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["access-control-allow-origin"], "http://app.example");
     s.stop().await;
@@ -147,7 +165,11 @@ async fn bad_host_is_refused() {
 async fn path_traversal_attempts_are_refused_and_write_nothing_outside() {
     let outside = tempfile::tempdir().unwrap();
     let roots = tempfile::tempdir().unwrap();
-    std::fs::write(outside.path().join("evil.src.md"), std::fs::read(crate::common::conformance_dir().join("srcbook.src.md")).unwrap()).unwrap();
+    std::fs::write(
+        outside.path().join("evil.src.md"),
+        std::fs::read(crate::common::conformance_dir().join("srcbook.src.md")).unwrap(),
+    )
+    .unwrap();
     std::os::unix::fs::symlink(outside.path().join("evil.src.md"), roots.path().join("link.src.md")).unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let mut config = quire_server::Config::new(tmp.path().into(), TOKEN.into());
@@ -185,7 +207,8 @@ async fn path_traversal_attempts_are_refused_and_write_nothing_outside() {
     let (st, _) = s.post("/api/file", json!({"file": "/etc/passwd"})).await;
     assert_eq!(st, 400);
     // 5. NUL bytes
-    let (st, _) = s.post("/api/import", json!({"path": format!("{}/a\0.src.md", roots.path().display())})).await;
+    let (st, _) =
+        s.post("/api/import", json!({"path": format!("{}/a\0.src.md", roots.path().display())})).await;
     assert_eq!(st, 400);
     let r = s.http.put(s.url(&format!("/api/sessions/{id}/secrets/A%00B"))).send().await.unwrap();
     assert_eq!(r.status(), 400);
@@ -253,7 +276,14 @@ async fn oversized_bodies_and_frames_are_refused() {
     let big = "x".repeat(11 * 1024 * 1024);
     let (st, v) = s.post("/api/import", json!({"text": big})).await;
     assert_eq!((st, v["code"].as_str()), (413, Some("payload_too_large")), "{v}");
-    let r = s.http.post(s.url("/api/srcbooks")).header("content-type", "text/plain").body("{}").send().await.unwrap();
+    let r = s
+        .http
+        .post(s.url("/api/srcbooks"))
+        .header("content-type", "text/plain")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 415);
     let mut ws = s.ws().await;
     ws.send_raw(&"y".repeat(5 * 1024 * 1024)).await;
@@ -266,7 +296,8 @@ async fn oversized_bodies_and_frames_are_refused() {
                 Some(Ok(_)) => {}
             }
         }
-    }).await;
+    })
+    .await;
     assert!(end.unwrap_or(false));
     assert_eq!(s.get("/health").await.0, 200);
     s.stop().await;

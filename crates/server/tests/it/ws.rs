@@ -23,7 +23,12 @@ async fn edits_broadcast_persist_and_survive_restart() {
     let (mut a, mut b) = pair(&s, &id).await;
 
     // create
-    a.send(&topic, "cell:create", json!({"index": 2, "cell": code_cell("c1", "util.ts", "export const x = 1;\n", "typescript")})).await;
+    a.send(
+        &topic,
+        "cell:create",
+        json!({"index": 2, "cell": code_cell("c1", "util.ts", "export const x = 1;\n", "typescript")}),
+    )
+    .await;
     let p = b.recv_event("cell:created").await;
     assert_eq!(p["index"], 2);
     assert_eq!(p["cell"]["filename"], "util.ts");
@@ -32,10 +37,12 @@ async fn edits_broadcast_persist_and_survive_restart() {
     assert_eq!(b.recv_event("cell:created").await["cell"]["id"], "m1");
 
     // update code and markdown
-    a.send(&topic, "cell:update", json!({"cellId": "c1", "updates": {"source": "export const x = 2;\n"}})).await;
+    a.send(&topic, "cell:update", json!({"cellId": "c1", "updates": {"source": "export const x = 2;\n"}}))
+        .await;
     let p = b.recv_event("cell:updated").await;
     assert_eq!(p["cell"]["source"], "export const x = 2;\n");
-    a.send(&topic, "cell:update", json!({"cellId": "m1", "updates": {"text": "Para one\n\n\n\nPara two  "}})).await;
+    a.send(&topic, "cell:update", json!({"cellId": "m1", "updates": {"text": "Para one\n\n\n\nPara two  "}}))
+        .await;
     // Stored in the form the decoder reads back, echoed to every client including the sender.
     assert_eq!(b.recv_event("cell:updated").await["cell"]["text"], "Para one\n\nPara two");
     assert_eq!(a.recv_event("cell:updated").await["cell"]["text"], "Para one\n\nPara two");
@@ -48,7 +55,12 @@ async fn edits_broadcast_persist_and_survive_restart() {
     assert_eq!(std::fs::read_to_string(dir.join("src/lib.ts")).unwrap(), "export const x = 2;\n");
 
     // another code cell, then move it to the front and delete the markdown
-    a.send(&topic, "cell:create", json!({"index": 99, "cell": code_cell("c2", "main.ts", "import './lib.ts';\n", "typescript")})).await;
+    a.send(
+        &topic,
+        "cell:create",
+        json!({"index": 99, "cell": code_cell("c2", "main.ts", "import './lib.ts';\n", "typescript")}),
+    )
+    .await;
     assert_eq!(b.recv_event("cell:created").await["index"], 4);
     a.send(&topic, "cell:move", json!({"cellId": "c2", "index": 2})).await;
     assert_eq!(b.recv_event("cell:moved").await, json!({"cellId": "c2", "index": 2}));
@@ -56,7 +68,12 @@ async fn edits_broadcast_persist_and_survive_restart() {
     assert_eq!(b.recv_event("cell:deleted").await, json!({"cellId": "m1"}));
 
     // title and tsconfig
-    a.send(&topic, "cell:update", json!({"cellId": s.session(&id).await["cells"][0]["id"], "updates": {"text": "Renamed book"}})).await;
+    a.send(
+        &topic,
+        "cell:update",
+        json!({"cellId": s.session(&id).await["cells"][0]["id"], "updates": {"text": "Renamed book"}}),
+    )
+    .await;
     assert_eq!(b.recv_event("cell:updated").await["cell"]["text"], "Renamed book");
     let tsconfig = r#"{"compilerOptions":{"strict":false}}"#;
     a.send(&topic, "tsconfig.json:update", json!({"source": tsconfig})).await;
@@ -64,7 +81,8 @@ async fn edits_broadcast_persist_and_survive_restart() {
     assert_eq!(a.recv_event("tsconfig.json:updated").await["source"], tsconfig);
 
     let before = s.session(&id).await;
-    let names: Vec<&str> = before["cells"].as_array().unwrap().iter().map(|c| c["type"].as_str().unwrap()).collect();
+    let names: Vec<&str> =
+        before["cells"].as_array().unwrap().iter().map(|c| c["type"].as_str().unwrap()).collect();
     assert_eq!(names, ["title", "package.json", "code", "code"]);
     assert_eq!(before["cells"][2]["filename"], "main.ts");
 
@@ -73,11 +91,16 @@ async fn edits_broadcast_persist_and_survive_restart() {
     let s = TestServer::start_with(quire_server::Config::new(data, crate::common::TOKEN.into())).await;
     let after = s.session(&id).await;
     let strip = |v: &Value| -> Vec<Value> {
-        v["cells"].as_array().unwrap().iter().map(|c| {
-            let mut c = c.clone();
-            c.as_object_mut().unwrap().remove("id");
-            c
-        }).collect()
+        v["cells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                let mut c = c.clone();
+                c.as_object_mut().unwrap().remove("id");
+                c
+            })
+            .collect()
     };
     assert_eq!(strip(&after), strip(&before));
     assert_eq!(after["tsconfig.json"], tsconfig);
@@ -92,7 +115,8 @@ async fn refused_edits_answer_the_sender_only() {
     let id = s.create("Strict", "javascript").await;
     let topic = format!("session:{id}");
     let (mut a, mut b) = pair(&s, &id).await;
-    a.send(&topic, "cell:create", json!({"index": 2, "cell": code_cell("c1", "a.js", "1", "javascript")})).await;
+    a.send(&topic, "cell:create", json!({"index": 2, "cell": code_cell("c1", "a.js", "1", "javascript")}))
+        .await;
     b.recv_event("cell:created").await;
     a.recv_event("cell:created").await;
 
@@ -108,14 +132,20 @@ async fn refused_edits_answer_the_sender_only() {
     assert_eq!(a.recv_event("cell:updated").await["cell"]["filename"], "a.js");
 
     // Markdown holding an h1 cannot be stored.
-    a.send(&topic, "cell:create", json!({"index": 2, "cell": {"id": "m", "type": "markdown", "text": "ok\n\n# Heading"}})).await;
+    a.send(
+        &topic,
+        "cell:create",
+        json!({"index": 2, "cell": {"id": "m", "type": "markdown", "text": "ok\n\n# Heading"}}),
+    )
+    .await;
     let (_, e, p) = a.recv().await;
     assert_eq!((e.as_str(), p["code"].as_str()), ("error", Some("invalid_markdown")), "{p}");
 
     // Unknown cell, duplicate filename, a title that is too long.
     a.send(&topic, "cell:delete", json!({"cellId": "nope"})).await;
     assert_eq!(a.recv_event("error").await["code"], "cell_not_found");
-    a.send(&topic, "cell:create", json!({"index": 2, "cell": code_cell("c2", "a.js", "", "javascript")})).await;
+    a.send(&topic, "cell:create", json!({"index": 2, "cell": code_cell("c2", "a.js", "", "javascript")}))
+        .await;
     assert_eq!(a.recv_event("error").await["code"], "already_exists");
     let title = s.session(&id).await["cells"][0]["id"].clone();
     a.send(&topic, "cell:update", json!({"cellId": title, "updates": {"text": "x".repeat(45)}})).await;
@@ -134,7 +164,9 @@ async fn stock_client_without_capabilities_gets_only_known_events() {
     let mut other = s.ws().await;
     other.subscribe(&id, &["cells"]).await;
     // A create is announced only to clients that understand cell:created.
-    other.send(&topic, "cell:create", json!({"index": 2, "cell": code_cell("c1", "a.js", "", "javascript")})).await;
+    other
+        .send(&topic, "cell:create", json!({"index": 2, "cell": code_cell("c1", "a.js", "", "javascript")}))
+        .await;
     other.recv_event("cell:created").await;
     // A refused request is logged, not sent to a client that did not ask for errors.
     stock.send(&topic, "cell:rename", json!({"cellId": "c1", "filename": "../x.js"})).await;
