@@ -40,9 +40,14 @@ async fn security_headers(
     resp
 }
 
-fn http_client(config: &Config) -> anyhow::Result<reqwest::Client> {
-    // ring, not aws-lc: pure-Rust-friendly build. Ignore "already installed" from a second server in tests.
+/// Make ring the process-wide TLS crypto provider (no aws-lc C build). Idempotent; call before
+/// building any HTTP client.
+pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+fn http_client(config: &Config) -> anyhow::Result<reqwest::Client> {
+    install_crypto_provider();
     let client = reqwest::Client::builder()
         .timeout(config.url_import_timeout)
         .redirect(reqwest::redirect::Policy::custom(|attempt| {

@@ -6,8 +6,8 @@ use std::fmt;
 use crate::js::{is_dot, is_ws, trim};
 use crate::lexer::{Kind, Token, lex};
 use crate::{
-    Cell, CellStatus, CodeCell, Language, MarkdownCell, Notebook, PackageJsonCell, TitleCell,
-    inline, is_valid_filename, language_of_filename, new_cell_id,
+    Cell, CellStatus, CodeCell, Language, MarkdownCell, Notebook, PackageJsonCell, TitleCell, inline,
+    is_valid_filename, language_of_filename, new_cell_id,
 };
 
 /// All problems found in a document, in Srcbook's order, then Quire's own checks.
@@ -41,9 +41,11 @@ enum Group {
 /// Decode a full `.src.md` document (metadata and exactly one h1 required).
 pub fn decode(text: &str) -> Result<Notebook, DecodeError> {
     let mut tokens = lex(text, true);
-    let Some((idx, json)) = tokens.iter().enumerate().find_map(|(i, t)| {
-        (t.kind == Kind::Html).then(|| metadata_json(&t.raw).map(|j| (i, j))).flatten()
-    }) else {
+    let Some((idx, json)) = tokens
+        .iter()
+        .enumerate()
+        .find_map(|(i, t)| (t.kind == Kind::Html).then(|| metadata_json(&t.raw).map(|j| (i, j))).flatten())
+    else {
         return Err(DecodeError::one("Srcbook does not contain required metadata"));
     };
     let (language, tsconfig) = parse_metadata(&json)
@@ -53,11 +55,7 @@ pub fn decode(text: &str) -> Result<Notebook, DecodeError> {
     let mut errors = validate_full(&groups);
     errors.extend(validate_h6(&groups));
     let cells = convert(groups, &mut errors);
-    if errors.is_empty() {
-        Ok(Notebook { language, cells, tsconfig })
-    } else {
-        Err(DecodeError { errors })
-    }
+    if errors.is_empty() { Ok(Notebook { language, cells, tsconfig }) } else { Err(DecodeError { errors }) }
 }
 
 /// Partial decode (§4.7): no metadata, no title or package.json checks; only the h6 rule.
@@ -149,10 +147,7 @@ fn validate_full(groups: &[Group]) -> Vec<String> {
     if !first_is_title || titles != 1 {
         errors.push("Document must contain exactly one h1 heading".to_string());
     }
-    let pkgs = groups
-        .iter()
-        .filter(|g| matches!(g, Group::Filename(t) if t.text == "package.json"))
-        .count();
+    let pkgs = groups.iter().filter(|g| matches!(g, Group::Filename(t) if t.text == "package.json")).count();
     if pkgs > 1 {
         errors.push("Document must contain at most one package.json".to_string());
     }
@@ -209,10 +204,15 @@ fn convert(groups: Vec<Group>, errors: &mut Vec<String>) -> Vec<Cell> {
     let mut it = groups.into_iter().peekable();
     while let Some(g) = it.next() {
         match g {
-            Group::Title(t) => cells.push(Cell::Title(TitleCell { id: new_cell_id(), text: trim(&t.text).to_string() })),
+            Group::Title(t) => {
+                cells.push(Cell::Title(TitleCell { id: new_cell_id(), text: trim(&t.text).to_string() }))
+            }
             Group::Markdown(ts) => {
                 if ts.iter().any(|t| t.kind != Kind::Space) {
-                    cells.push(Cell::Markdown(MarkdownCell { id: new_cell_id(), text: serialize_markdown(&ts) }));
+                    cells.push(Cell::Markdown(MarkdownCell {
+                        id: new_cell_id(),
+                        text: serialize_markdown(&ts),
+                    }));
                 }
             }
             Group::Filename(h) => {
@@ -232,7 +232,12 @@ fn convert(groups: Vec<Group>, errors: &mut Vec<String>) -> Vec<Cell> {
     cells
 }
 
-fn file_cell(filename: String, source: String, seen: &mut HashSet<String>, errors: &mut Vec<String>) -> Option<Cell> {
+fn file_cell(
+    filename: String,
+    source: String,
+    seen: &mut HashSet<String>,
+    errors: &mut Vec<String>,
+) -> Option<Cell> {
     if !seen.insert(filename.clone()) {
         if filename != "package.json" {
             errors.push(format!("Duplicate filename '{filename}'"));

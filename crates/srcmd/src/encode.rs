@@ -44,7 +44,9 @@ fn metadata(nb: &Notebook, form: Form) -> String {
     let mut map = serde_json::Map::new();
     map.insert("language".into(), nb.language.as_str().into());
     if form == Form::Inline && nb.language == Language::Typescript {
-        if let Some(v) = nb.tsconfig.as_deref().and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok()) {
+        if let Some(v) =
+            nb.tsconfig.as_deref().and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok())
+        {
             map.insert("tsconfig.json".into(), v);
         }
     }
@@ -57,7 +59,11 @@ fn metadata(nb: &Notebook, form: Form) -> String {
 fn file_block(filename: &str, info: &str, source: &str, form: Form) -> String {
     match form {
         Form::External => {
-            let href = if filename == "package.json" { "./package.json".to_string() } else { format!("./src/{filename}") };
+            let href = if filename == "package.json" {
+                "./package.json".to_string()
+            } else {
+                format!("./src/{filename}")
+            };
             format!("###### {filename}\n\n[{filename}]({href})")
         }
         Form::Inline => {
@@ -72,7 +78,11 @@ pub(crate) fn fence_len(source: &str) -> usize {
     let longest = source
         .split('\n')
         .map(|l| {
-            let l = l.strip_prefix("   ").or_else(|| l.strip_prefix("  ")).or_else(|| l.strip_prefix(' ')).unwrap_or(l);
+            let l = l
+                .strip_prefix("   ")
+                .or_else(|| l.strip_prefix("  "))
+                .or_else(|| l.strip_prefix(' '))
+                .unwrap_or(l);
             l.bytes().take_while(|b| *b == b'`').count()
         })
         .max()

@@ -11,9 +11,8 @@ pub fn new_cell_id() -> String {
         // No OS randomness: fall back to time and a counter so ids stay unique in-process.
         use std::sync::atomic::{AtomicU64, Ordering};
         static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let t = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
+        let t =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
         let c = COUNTER.fetch_add(1, Ordering::Relaxed);
         bytes[..8].copy_from_slice(&(t as u64).to_le_bytes());
         bytes[8..].copy_from_slice(&c.to_le_bytes());

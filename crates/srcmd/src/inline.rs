@@ -45,7 +45,11 @@ fn label_boundaries(s: &str, start: usize) -> Vec<usize> {
                     }
                 }
             }
-            Some(b'\\') => s.get(k + 1..).and_then(|r| r.chars().next()).filter(|c| *c != '\n').map(|c| k + 1 + c.len_utf8()),
+            Some(b'\\') => s
+                .get(k + 1..)
+                .and_then(|r| r.chars().next())
+                .filter(|c| *c != '\n')
+                .map(|c| k + 1 + c.len_utf8()),
             Some(b'`') => s.get(k + 1..).and_then(|r| r.find('`')).map(|off| k + off + 2),
             Some(_) => s.get(k..).and_then(|r| r.chars().next()).map(|c| k + c.len_utf8()),
         };

@@ -31,16 +31,18 @@ fn item_rest_ok(s: &str, k: usize) -> bool {
     matches!(byte(s, k), None | Some(b'\n' | b' ' | b'\t'))
 }
 
-/// Slice after `n` UTF-16 units (JS `slice`).
-fn slice16(s: &str, n: usize) -> &str {
+/// Slice after `n` UTF-16 units (JS `slice`); a split surrogate pair leaves a lone half,
+/// stood in for by U+FFFD (both are plain non-space characters to the rules that look at it).
+fn slice16(s: &str, n: usize) -> String {
     let mut units = 0;
     for (p, c) in s.char_indices() {
         if units >= n {
-            return s.get(p..).unwrap_or("");
+            let rest = s.get(p..).unwrap_or("");
+            return if units > n { format!("\u{FFFD}{rest}") } else { rest.to_string() };
         }
         units += c.len_utf16();
     }
-    ""
+    if units > n { "\u{FFFD}".to_string() } else { String::new() }
 }
 
 /// The list's own hr test: `^ {0,n}((?:- *){3,}|(?:_ *){3,}|(?:\* *){3,})(?:\n+|$)` on one line.
@@ -125,9 +127,7 @@ pub fn list(src: &str) -> Option<usize> {
                 let j = count(l, 0, b' ', n);
                 byte(l, j) == Some(b'<')
                     && byte(l, j + 1).is_some_and(|b| b.is_ascii_alphabetic())
-                    && l.get(j + 2..).is_some_and(|r| {
-                        r.chars().take_while(|c| is_dot(*c)).any(|c| c == '>')
-                    })
+                    && l.get(j + 2..).is_some_and(|r| r.chars().take_while(|c| is_dot(*c)).any(|c| c == '>'))
             };
             let hr_begin = |l: &str| hr_like(l, count(l, 0, b' ', n));
             while !rest.is_empty() {
@@ -165,7 +165,7 @@ pub fn list(src: &str) -> Option<usize> {
                 item_raw.push_str(raw_line);
                 item_raw.push('\n');
                 rest = rest.get(raw_line.len() + 1..).unwrap_or("");
-                line = slice16(&without_tabs, indent).to_string();
+                line = slice16(&without_tabs, indent);
             }
         }
         raw.push_str(&item_raw);

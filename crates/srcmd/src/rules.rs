@@ -3,9 +3,7 @@
 //! Each matcher takes the remaining source and returns how many bytes its regex would match.
 //! They follow the regexes' backtracking behaviour, not CommonMark's prose.
 
-use crate::js::{
-    byte, count, dot_end, indent3, is_ws, line_end, newlines_or_end, skip_sp_tab, trim,
-};
+use crate::js::{byte, count, dot_end, indent3, is_ws, line_end, newlines_or_end, skip_sp_tab, trim};
 
 /// `newline`: `^(?:[ \t]*(?:\n|$))+`.
 pub fn space(s: &str) -> usize {
@@ -202,8 +200,7 @@ fn heading_start(s: &str, i: usize) -> bool {
     if n == 0 || n > 6 {
         return false;
     }
-    s.get(j + n..)
-        .is_some_and(|r| r.chars().next().is_none_or(is_ws))
+    s.get(j + n..).is_some_and(|r| r.chars().next().is_none_or(is_ws))
 }
 
 fn blockquote_start(s: &str, i: usize) -> bool {
@@ -441,8 +438,7 @@ fn lheading_forbidden(s: &str, k: usize) -> bool {
     };
     let j = indent3(s, k);
     bull || code_indent(s, k).is_some()
-        || (matches!(byte(s, j), Some(b'`' | b'~'))
-            && count(s, j, byte(s, j).unwrap_or(0), 3) == 3)
+        || (matches!(byte(s, j), Some(b'`' | b'~')) && count(s, j, byte(s, j).unwrap_or(0), 3) == 3)
         || byte(s, j) == Some(b'>')
         || byte(s, j) == Some(b'#')
         || (byte(s, j) == Some(b'<') && {

@@ -89,8 +89,9 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/websocket", get(crate::ws::upgrade))
         .route("/websocket/", get(crate::ws::upgrade))
         .route("/", get(ui::index))
-        .fallback(|method: Method| async move {
-            if method == Method::GET || method == Method::HEAD {
+        .fallback(|method: Method, uri: Uri| async move {
+            let api = uri.path() == "/api" || uri.path().starts_with("/api/");
+            if (method == Method::GET || method == Method::HEAD) && !api {
                 ui::index().await.into_response()
             } else {
                 ApiError::not_found("Not found").into_response()

@@ -33,6 +33,7 @@ impl TestServer {
     }
 
     pub async fn start_with(config: Config) -> Self {
+        quire_server::install_crypto_provider();
         let data_dir = config.data_dir.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
