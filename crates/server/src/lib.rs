@@ -139,3 +139,31 @@ pub async fn serve(
     state.ready.store(false, Ordering::Release);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    fn get(path: &str) -> Request<Body> {
+        Request::get(path).header("host", "127.0.0.1").header("authorization", "Bearer t").body(Body::empty()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn not_ready_until_notebooks_are_loaded() {
+        let tmp = tempfile::tempdir().unwrap();
+        let state = build_state(Config::new(tmp.path().into(), "t".into())).unwrap();
+        let app = app(state.clone());
+        assert_eq!(app.clone().oneshot(get("/ready")).await.unwrap().status(), 503);
+        let r = app.clone().oneshot(get("/api/sessions")).await.unwrap();
+        assert_eq!(r.status(), 503);
+        assert_eq!(r.headers()["retry-after"], "1");
+        assert_eq!(app.clone().oneshot(get("/health")).await.unwrap().status(), 200);
+        state.store.load_all().unwrap();
+        state.ready.store(true, Ordering::Release);
+        assert_eq!(app.clone().oneshot(get("/ready")).await.unwrap().status(), 200);
+        assert_eq!(app.oneshot(get("/api/sessions")).await.unwrap().status(), 200);
+    }
+}

@@ -56,10 +56,10 @@ fn title_ends(s: &str, t: usize) -> Vec<usize> {
             }
         }
         Some(b'(') => {
-            if let Some(off) = rest.get(1..).and_then(|r| r.find([')', '('])) {
-                if rest.as_bytes().get(1 + off) == Some(&b')') {
-                    out.push(t + off + 2);
-                }
+            if let Some(off) = rest.get(1..).and_then(|r| r.find([')', '(']))
+                && rest.as_bytes().get(1 + off) == Some(&b')')
+            {
+                out.push(t + off + 2);
             }
         }
         _ => {}

@@ -43,12 +43,12 @@ pub fn encode(nb: &Notebook, form: Form) -> String {
 fn metadata(nb: &Notebook, form: Form) -> String {
     let mut map = serde_json::Map::new();
     map.insert("language".into(), nb.language.as_str().into());
-    if form == Form::Inline && nb.language == Language::Typescript {
-        if let Some(v) =
+    if form == Form::Inline
+        && nb.language == Language::Typescript
+        && let Some(v) =
             nb.tsconfig.as_deref().and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok())
-        {
-            map.insert("tsconfig.json".into(), v);
-        }
+    {
+        map.insert("tsconfig.json".into(), v);
     }
     let json = serde_json::to_string(&serde_json::Value::Object(map)).unwrap_or_default();
     // Escaped line separators keep the comment on one line (the decoder's `.+` stops at them).

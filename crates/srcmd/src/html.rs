@@ -182,7 +182,7 @@ fn open_tag_rest(s: &str, mut k: usize) -> Option<usize> {
             let v = v + 1 + count(s, v + 1, b' ', usize::MAX);
             match byte(s, v) {
                 Some(q @ (b'"' | b'\'')) => {
-                    let close = s.get(v + 1..).and_then(|r| r.find(|c| c == q as char || c == '\n'));
+                    let close = s.get(v + 1..).and_then(|r| r.find([q as char, '\n']));
                     match close {
                         Some(off) if byte(s, v + 1 + off) == Some(q) => k = v + 2 + off,
                         _ => continue,

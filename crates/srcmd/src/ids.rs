@@ -7,7 +7,7 @@ const BASE32HEX: &[u8; 32] = b"0123456789abcdefghijklmnopqrstuv";
 /// 16 random bytes as lowercase unpadded base32hex (26 characters), like Srcbook's `randomid`.
 pub fn new_cell_id() -> String {
     let mut bytes = [0u8; 16];
-    if getrandom::fill(&mut bytes).is_err() {
+    if !pooled_random(&mut bytes) {
         // No OS randomness: fall back to time and a counter so ids stay unique in-process.
         use std::sync::atomic::{AtomicU64, Ordering};
         static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -18,6 +18,35 @@ pub fn new_cell_id() -> String {
         bytes[8..].copy_from_slice(&c.to_le_bytes());
     }
     base32hex(&bytes)
+}
+
+/// Random bytes from a per-thread pool refilled 1 KiB at a time (one syscall per 64 ids: decoding
+/// a large notebook makes thousands of ids).
+fn pooled_random(out: &mut [u8; 16]) -> bool {
+    use std::cell::RefCell;
+    thread_local! {
+        static POOL: RefCell<(Vec<u8>, usize)> = const { RefCell::new((Vec::new(), 0)) };
+    }
+    POOL.with(|p| {
+        let mut p = p.borrow_mut();
+        let (buf, used) = &mut *p;
+        if buf.len() < *used + 16 {
+            buf.resize(1024, 0);
+            if getrandom::fill(buf).is_err() {
+                buf.clear();
+                return false;
+            }
+            *used = 0;
+        }
+        match buf.get(*used..*used + 16) {
+            Some(chunk) => {
+                out.copy_from_slice(chunk);
+                *used += 16;
+                true
+            }
+            None => false,
+        }
+    })
 }
 
 fn base32hex(bytes: &[u8]) -> String {

@@ -109,12 +109,12 @@ fn inline_link(s: &str) -> Option<(usize, &str, &str)> {
         }
         let h = skip_ws(s, lb + 2);
         let mut hrefs = Vec::new();
-        if s.as_bytes().get(h) == Some(&b'<') {
-            if let Some(off) = s.get(h + 1..).and_then(|r| r.find(['>', '<', '\n'])) {
-                if s.as_bytes().get(h + 1 + off) == Some(&b'>') && off > 0 {
-                    hrefs.push(h + off + 2);
-                }
-            }
+        if s.as_bytes().get(h) == Some(&b'<')
+            && let Some(off) = s.get(h + 1..).and_then(|r| r.find(['>', '<', '\n']))
+            && s.as_bytes().get(h + 1 + off) == Some(&b'>')
+            && off > 0
+        {
+            hrefs.push(h + off + 2);
         }
         let rest = s.get(h..)?;
         let max = rest.find(|c: char| is_ws(c) || (c as u32) < 0x20).unwrap_or(rest.len());
@@ -128,10 +128,10 @@ fn inline_link(s: &str) -> Option<(usize, &str, &str)> {
         }
         for he in hrefs {
             let t = skip_ws(s, he);
-            if t > he {
-                if let Some(end) = title_end(s, t).and_then(|te| close_paren(s, te)) {
-                    return Some((end, s.get(1..lb)?, s.get(h..he)?));
-                }
+            if t > he
+                && let Some(end) = title_end(s, t).and_then(|te| close_paren(s, te))
+            {
+                return Some((end, s.get(1..lb)?, s.get(h..he)?));
             }
             if let Some(end) = close_paren(s, he) {
                 return Some((end, s.get(1..lb)?, s.get(h..he)?));

@@ -96,11 +96,11 @@ fn next_token(s: &str, tokens: &mut [Token], keep_defs: bool, depth: usize) -> (
     let n = rules::space(s);
     if n > 0 {
         // A lone newline terminates the previous token instead of becoming a token.
-        if n == 1 {
-            if let Some(last) = tokens.last_mut() {
-                last.raw.push('\n');
-                return (None, 1);
-            }
+        if n == 1
+            && let Some(last) = tokens.last_mut()
+        {
+            last.raw.push('\n');
+            return (None, 1);
         }
         return (Some(Token::new(Kind::Space, &s[..n])), n);
     }

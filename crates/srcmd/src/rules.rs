@@ -154,10 +154,10 @@ pub fn heading(s: &str) -> Option<(usize, u8, String)> {
         return None;
     }
     let t = j + n;
-    if let Some(c) = s.get(t..).and_then(|r| r.chars().next()) {
-        if !is_ws(c) {
-            return None;
-        }
+    if let Some(c) = s.get(t..).and_then(|r| r.chars().next())
+        && !is_ws(c)
+    {
+        return None;
     }
     let e = dot_end(s, t);
     let end = newlines_or_end(s, e)?;

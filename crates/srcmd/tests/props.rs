@@ -16,7 +16,11 @@ fn markdown_block() -> impl Strategy<Value = String> {
     prop_oneof![
         text_piece(),
         (2..=5usize, text_piece()).prop_map(|(d, t)| format!("{} {t}", "#".repeat(d))),
-        prop::collection::vec(text_piece(), 1..4).prop_map(|v| v.iter().map(|t| format!("- {t}")).collect::<Vec<_>>().join("\n")),
+        prop::collection::vec(text_piece(), 1..4).prop_map(|v| v
+            .iter()
+            .map(|t| format!("- {t}"))
+            .collect::<Vec<_>>()
+            .join("\n")),
         text_piece().prop_map(|t| format!("```js\n{t}\n\n\n\n{t}\n```")),
         text_piece().prop_map(|t| format!("> {t}")),
         Just("| a | b |\n|---|---|\n| 1 | 2 |".to_string()),
@@ -81,10 +85,12 @@ fn notebook() -> impl Strategy<Value = Notebook> {
             for it in items {
                 match it {
                     // Adjacent markdown cells would merge on decode; Quire keeps them apart.
-                    Item::Md(t) if !t.is_empty() && check_markdown(&t).is_ok() => {
-                        if !matches!(cells.last(), Some(Cell::Markdown(_))) {
-                            cells.push(Cell::Markdown(MarkdownCell { id: new_cell_id(), text: t }));
-                        }
+                    Item::Md(t)
+                        if !t.is_empty()
+                            && check_markdown(&t).is_ok()
+                            && !matches!(cells.last(), Some(Cell::Markdown(_))) =>
+                    {
+                        cells.push(Cell::Markdown(MarkdownCell { id: new_cell_id(), text: t }));
                     }
                     Item::Code(name, src) if names.insert(name.clone()) => cells.push(Cell::Code(CodeCell {
                         id: new_cell_id(),
@@ -104,10 +110,28 @@ fn notebook() -> impl Strategy<Value = Notebook> {
 
 fn fragment() -> impl Strategy<Value = String> {
     prop_oneof![
-        Just("# h\n"), Just("###### a.mjs\n"), Just("```\n"), Just("~~~~\n"), Just("> "), Just("- "),
-        Just("1. "), Just("<!-- srcbook:{\"language\":\"javascript\"} -->\n"), Just("<div>\n"), Just("<!--"),
-        Just("[a]: /b\n"), Just("[a](./src/a.mjs)\n"), Just("|a|\n|-|\n"), Just("===\n"), Just("\n\n"),
-        Just("    "), Just("\t"), Just("\r\n"), Just("\u{2028}"), Just("é🎉"), Just("<pre>"), Just("---\n"),
+        Just("# h\n"),
+        Just("###### a.mjs\n"),
+        Just("```\n"),
+        Just("~~~~\n"),
+        Just("> "),
+        Just("- "),
+        Just("1. "),
+        Just("<!-- srcbook:{\"language\":\"javascript\"} -->\n"),
+        Just("<div>\n"),
+        Just("<!--"),
+        Just("[a]: /b\n"),
+        Just("[a](./src/a.mjs)\n"),
+        Just("|a|\n|-|\n"),
+        Just("===\n"),
+        Just("\n\n"),
+        Just("    "),
+        Just("\t"),
+        Just("\r\n"),
+        Just("\u{2028}"),
+        Just("é🎉"),
+        Just("<pre>"),
+        Just("---\n"),
     ]
     .prop_map(str::to_string)
 }
