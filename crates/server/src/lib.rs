@@ -148,7 +148,11 @@ mod tests {
     use tower::ServiceExt;
 
     fn get(path: &str) -> Request<Body> {
-        Request::get(path).header("host", "127.0.0.1").header("authorization", "Bearer t").body(Body::empty()).unwrap()
+        Request::get(path)
+            .header("host", "127.0.0.1")
+            .header("authorization", "Bearer t")
+            .body(Body::empty())
+            .unwrap()
     }
 
     #[tokio::test]
