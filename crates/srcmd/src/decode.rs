@@ -30,7 +30,17 @@ impl DecodeError {
     }
 }
 
+/// Written between two adjacent markdown cells so they decode as two cells, not one. Srcbook reads it
+/// as an invisible HTML comment inside one markdown cell.
+pub const CELL_BREAK: &str = "<!-- quire:cell-break -->";
+
+pub(crate) fn is_cell_break(t: &Token) -> bool {
+    t.kind == Kind::Html && trim(&t.raw) == CELL_BREAK
+}
+
 enum Group {
+    /// A `CELL_BREAK` comment: ends the markdown group before it, then vanishes.
+    Break,
     Title(Token),
     Filename(Token),
     Code(Token),
@@ -126,6 +136,7 @@ fn group_tokens(tokens: Vec<Token>) -> Vec<Group> {
             },
             // marked drops definitions; one right after an h6 cannot be kept without breaking the block.
             Kind::Def if after_filename => {}
+            _ if is_cell_break(&token) => groups.push(Group::Break),
             _ => push_markdown(&mut groups, token),
         }
     }
@@ -226,7 +237,7 @@ fn convert(groups: Vec<Group>, errors: &mut Vec<String>) -> Vec<Cell> {
                     cells.push(cell);
                 }
             }
-            Group::Code(_) | Group::Linked(_) => {}
+            Group::Code(_) | Group::Linked(_) | Group::Break => {}
         }
     }
     cells

@@ -1,6 +1,7 @@
 //! Encoding (§3) with Quire's fixes: cells in their order, fences longer than any backtick line in
 //! the source, empty markdown cells skipped.
 
+use crate::decode::CELL_BREAK;
 use crate::js::{trim, trim_end};
 use crate::{Cell, Language, Notebook};
 
@@ -20,20 +21,28 @@ pub fn encode(nb: &Notebook, form: Form) -> String {
         _ => None,
     });
     blocks.push(format!("# {}", title.unwrap_or("")));
+    let mut after_markdown = false;
     for cell in &nb.cells {
+        let is_markdown = matches!(cell, Cell::Markdown(m) if !trim(&m.text).is_empty());
         match cell {
             Cell::Title(_) => {}
             Cell::Markdown(m) => {
                 let text = trim(&m.text);
                 // An empty block would be dropped by the next decode; don't write it.
-                if !text.is_empty() {
-                    blocks.push(text.to_string());
+                if text.is_empty() {
+                    continue;
                 }
+                // Two markdown blocks in a row would decode as one cell.
+                if after_markdown {
+                    blocks.push(CELL_BREAK.to_string());
+                }
+                blocks.push(text.to_string());
             }
             Cell::PackageJson(p) => blocks.push(file_block("package.json", "json", &p.source, form)),
             Cell::Code(c) => blocks.push(file_block(&c.filename, c.language.as_str(), &c.source, form)),
             Cell::Placeholder(p) => blocks.push(p.text.clone()),
         }
+        after_markdown = is_markdown;
     }
     let mut out = trim_end(&blocks.join("\n\n")).to_string();
     out.push('\n');

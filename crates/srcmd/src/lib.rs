@@ -27,7 +27,7 @@ mod markdown;
 mod rules;
 
 pub use cell::*;
-pub use decode::{DecodeError, decode, decode_cells};
+pub use decode::{CELL_BREAK, DecodeError, decode, decode_cells};
 pub use defaults::{default_package_json, default_tsconfig};
 pub use dir::decode_dir;
 pub use encode::{Form, encode};

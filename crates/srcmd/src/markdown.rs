@@ -15,6 +15,9 @@ pub fn check_markdown(text: &str) -> Result<(), String> {
                 "Markdown cells cannot contain an h1 or h6 heading (line {line}: '{first}')"
             ));
         }
+        if crate::decode::is_cell_break(&t) {
+            return Err(format!("Markdown cells cannot contain the line '{}'", crate::decode::CELL_BREAK));
+        }
         pos += t.raw.len();
     }
     // The text must end where it ends: an unclosed fence or HTML block would swallow the cells after it.
@@ -37,15 +40,23 @@ pub fn normalize_markdown(text: &str) -> String {
     crate::decode::serialize_markdown(&tokens)
 }
 
-/// What decode gives back for `# {text}`: one line, closing `#` run dropped, trimmed.
+/// What decode gives back for `# {text}`: one line, closing `#` run dropped, trimmed. Idempotent:
+/// the result encodes and decodes to itself (`# #` gives `#`, which would then read back as empty).
 pub fn normalize_title(text: &str) -> String {
-    let one_line: String = text
+    let mut current: String = text
         .chars()
         .map(|c| if matches!(c, '\n' | '\r' | '\u{2028}' | '\u{2029}') { ' ' } else { c })
         .collect();
-    let line = format!("# {one_line}");
-    match crate::rules::heading(&line) {
-        Some((_, _, t)) => trim(&t).to_string(),
-        None => trim(&one_line).to_string(),
+    loop {
+        let line = format!("# {current}");
+        let next = match crate::rules::heading(&line) {
+            Some((_, _, t)) => trim(&t).to_string(),
+            None => trim(&current).to_string(),
+        };
+        // Each step keeps or shortens the text, so this ends.
+        if next == current {
+            return next;
+        }
+        current = next;
     }
 }

@@ -306,3 +306,46 @@ fn external_form_and_decode_dir() {
     std::fs::write(dir.path().join("tsconfig.json"), default_tsconfig()).expect("w");
     assert!(decode_dir(dir.path()).expect("ok").same_content(&n));
 }
+
+#[test]
+fn adjacent_markdown_cells_stay_apart() {
+    let nb = Notebook {
+        language: Language::Javascript,
+        cells: vec![
+            Cell::Title(TitleCell { id: new_cell_id(), text: "T".into() }),
+            Cell::Markdown(MarkdownCell { id: new_cell_id(), text: "one".into() }),
+            Cell::Markdown(MarkdownCell { id: new_cell_id(), text: String::new() }),
+            Cell::Markdown(MarkdownCell { id: new_cell_id(), text: "two".into() }),
+        ],
+        tsconfig: None,
+    };
+    let text = encode(&nb, Form::Inline);
+    assert_eq!(
+        text,
+        format!("<!-- srcbook:{{\"language\":\"javascript\"}} -->\n\n# T\n\none\n\n{CELL_BREAK}\n\ntwo\n")
+    );
+    let back = decode(&text).unwrap();
+    let texts: Vec<_> = back
+        .cells
+        .iter()
+        .filter_map(|c| match c {
+            Cell::Markdown(m) => Some(m.text.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(texts, ["one", "two"]);
+    assert_eq!(encode(&back, Form::Inline), text);
+    assert!(check_markdown(&format!("a\n\n{CELL_BREAK}\n\nb")).is_err());
+    assert!(check_markdown("a <!-- quire:cell-break --> inline is fine").is_ok());
+}
+
+#[test]
+fn normalize_title_is_idempotent() {
+    for t in ["# #", "#", "a #", "x ##", " spaced ", "é #  #"] {
+        let once = normalize_title(t);
+        assert_eq!(normalize_title(&once), once, "{t:?}");
+        let text = doc("").replace("# T", &format!("# {once}"));
+        let back = decode(&text).unwrap();
+        assert!(matches!(&back.cells[0], Cell::Title(x) if x.text == once), "{t:?}");
+    }
+}

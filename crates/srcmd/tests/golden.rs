@@ -12,15 +12,6 @@ fn lexer_matches_marked_on_random_fragments() {
     check(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/random.json"));
 }
 
-/// A larger differential run: `SRCMD_GOLDEN=/path/to/file.json cargo test -p srcmd --test golden -- --ignored`.
-#[test]
-#[ignore]
-fn lexer_matches_marked_external() {
-    if let Ok(p) = std::env::var("SRCMD_GOLDEN") {
-        check(std::path::Path::new(&p));
-    }
-}
-
 fn check(path: &std::path::Path) {
     let cases: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path).expect("read fixture")).expect("json");

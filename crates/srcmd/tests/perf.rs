@@ -39,7 +39,9 @@ fn large_and_adversarial_documents() {
         ("html7", repeat_to("<x-y a=\"1\"\n", size)),
         ("pre", repeat_to("<pre>\n</pre", size)),
     ];
-    let limit = if cfg!(debug_assertions) { Duration::from_secs(2) } else { Duration::from_millis(50) };
+    // A hang detector, not a speed target (that is `quire-bench codec`): quadratic behaviour on 100 KB
+    // takes minutes, so generous limits cannot flake on a loaded CI machine.
+    let limit = if cfg!(debug_assertions) { Duration::from_secs(20) } else { Duration::from_secs(2) };
     for (label, text) in cases {
         assert!(time(label, &text) < limit, "{label} too slow");
     }

@@ -84,12 +84,8 @@ fn notebook() -> impl Strategy<Value = Notebook> {
             let mut names = std::collections::HashSet::new();
             for it in items {
                 match it {
-                    // Adjacent markdown cells would merge on decode; Quire keeps them apart.
-                    Item::Md(t)
-                        if !t.is_empty()
-                            && check_markdown(&t).is_ok()
-                            && !matches!(cells.last(), Some(Cell::Markdown(_))) =>
-                    {
+                    // Adjacent markdown cells are kept apart by the encoder's cell-break comment.
+                    Item::Md(t) if !t.is_empty() && check_markdown(&t).is_ok() => {
                         cells.push(Cell::Markdown(MarkdownCell { id: new_cell_id(), text: t }));
                     }
                     Item::Code(name, src) if names.insert(name.clone()) => cells.push(Cell::Code(CodeCell {
