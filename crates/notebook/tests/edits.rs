@@ -154,3 +154,17 @@ fn symlinked_sources_are_refused_at_load() {
     assert_eq!(store.load_all().unwrap(), 0);
     assert!(store.failures()[0].errors[0].contains("symbolic link"));
 }
+
+#[test]
+fn adjacent_markdown_cells_survive_reload() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = NotebookStore::open(tmp.path()).unwrap();
+    let h = store.create("Book", Language::Javascript).unwrap();
+    let mut nb = lock(&h);
+    let id = nb.id.clone();
+    nb.create_cell(2, Cell::Markdown(MarkdownCell { id: "m1".into(), text: "first".into() })).unwrap();
+    nb.create_cell(3, Cell::Markdown(MarkdownCell { id: "m2".into(), text: "second".into() })).unwrap();
+    let expected = nb.nb.clone();
+    drop(nb);
+    assert!(reload(tmp.path(), &id).same_content(&expected));
+}
