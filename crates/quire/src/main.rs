@@ -80,10 +80,29 @@ fn default_data_dir() -> anyhow::Result<PathBuf> {
     Ok(PathBuf::from(home).join(".quire"))
 }
 
-fn open_browser(url: &str) {
-    // Best effort; failure to find a browser is not an error for a server.
+/// Open the browser on a 0600 redirect file in the data dir (as Jupyter does), so the token never
+/// appears on a command line that other users can read in the process list.
+fn open_browser(data_dir: &std::path::Path, url: &str) {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = data_dir.join("open.html");
+    let page = format!(
+        "<!doctype html><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"0;url={url}\">\
+         <title>Quire</title><a href=\"{url}\">Open Quire</a>\n"
+    );
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    opts.mode(0o600);
+    let written = opts.open(&path).and_then(|mut f| f.write_all(page.as_bytes()));
+    if let Err(e) = written {
+        tracing::warn!(error = %e, "could not write the browser redirect file");
+        return;
+    }
+    // Best effort; a server without a browser is fine.
     let _ = std::process::Command::new("xdg-open")
-        .arg(url)
+        .arg(&path)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -130,6 +149,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let host = if addr.is_ipv6() { format!("[{}]", addr.ip()) } else { addr.ip().to_string() };
     let url = format!("http://{host}:{}/?token={token}", addr.port());
     println!("Quire listening on {url}");
+    std::fs::create_dir_all(&data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
+    if !args.no_browser && std::env::var_os("CI").is_none() {
+        open_browser(&data_dir, &url);
+    }
     let mut config = Config::new(data_dir, token);
     config.allowed_hosts = args.allow_hosts;
     config.allowed_origins = args.allow_origins;
@@ -137,9 +160,6 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.max_body_bytes = args.max_body;
     config.max_ws_message_bytes = args.max_ws_message;
     tracing::info!(?config, %addr, "starting");
-    if !args.no_browser && std::env::var_os("CI").is_none() {
-        open_browser(&url);
-    }
     quire_server::serve(config, listener, shutdown).await
 }
 
