@@ -94,7 +94,13 @@ impl OpenNotebook {
         };
         let index = index.clamp(1, next.cells.len());
         next.cells.insert(index, cell.clone());
-        layout::write_readme(&self.dir, &next)?;
+        if let Err(e) = layout::write_readme(&self.dir, &next) {
+            // The README never linked the new file: remove it so a retry is not told the name is taken.
+            if let Cell::Code(c) = &cell {
+                let _ = fsx::remove_file_durable(&layout::code_path(&self.dir, &c.filename)?);
+            }
+            return Err(e);
+        }
         self.nb = next;
         Ok((index, cell))
     }

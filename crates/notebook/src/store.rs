@@ -199,7 +199,10 @@ impl NotebookStore {
         fsx::sync_dir(&self.root)?;
         self.map.write().unwrap_or_else(|p| p.into_inner()).remove(id);
         drop(guard);
-        fs::remove_dir_all(&trash)?;
+        // The notebook is gone once the rename is durable; a leftover trash dir is removed at next load.
+        if let Err(e) = fs::remove_dir_all(&trash) {
+            tracing::warn!(notebook = id, error = %e, "could not remove deleted notebook files");
+        }
         Ok(())
     }
 }
