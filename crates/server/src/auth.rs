@@ -9,6 +9,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 pub const COOKIE: &str = "quire_session";
+/// Browser sessions kept at once; the oldest is signed out beyond this.
+const MAX_COOKIE_SESSIONS: usize = 1024;
 
 /// Constant-time comparison, so response timing leaks nothing about the token.
 pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
@@ -174,7 +176,12 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
     // Browser link exchange: a page opened with ?token= gets a session cookie and a clean URL.
     if by_query && !needs_auth(path) && req.method() == Method::GET {
         let session = random_hex(32);
-        state.cookie_sessions.lock().unwrap_or_else(|p| p.into_inner()).insert(session.clone());
+        let mut sessions = state.cookie_sessions.lock().unwrap_or_else(|p| p.into_inner());
+        if sessions.len() >= MAX_COOKIE_SESSIONS {
+            sessions.pop_front();
+        }
+        sessions.push_back(session.clone());
+        drop(sessions);
         let cookie = format!("{COOKIE}={session}; HttpOnly; SameSite=Strict; Path=/");
         let mut resp = (StatusCode::FOUND, [(header::LOCATION, without_token(req.uri()))]).into_response();
         if let Ok(v) = HeaderValue::from_str(&cookie) {

@@ -2,7 +2,7 @@
 
 use crate::ws::hub::Hub;
 use quire_notebook::{Database, NotebookStore};
-use std::collections::HashSet;
+use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -62,7 +62,8 @@ pub struct Inner {
     pub examples_dir: PathBuf,
     pub import_roots: Vec<PathBuf>,
     pub ready: AtomicBool,
-    pub cookie_sessions: Mutex<HashSet<String>>,
+    /// Browser session ids, oldest first; bounded so repeated link visits cannot grow memory.
+    pub cookie_sessions: Mutex<VecDeque<String>>,
     pub hub: Hub,
     pub http: reqwest::Client,
 }
