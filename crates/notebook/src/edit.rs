@@ -38,10 +38,8 @@ fn check_new_filename(nb: &Notebook, dir: &std::path::Path, filename: &str) -> R
         )));
     }
     let in_use = nb.cells.iter().any(|c| matches!(c, Cell::Code(cc) if cc.filename == filename));
-    if in_use
-        || fsx::is_symlink(&layout::code_path(dir, filename)?)
-        || layout::code_path(dir, filename)?.exists()
-    {
+    let path = layout::code_path(dir, filename)?;
+    if in_use || fsx::is_symlink(&path) || path.exists() {
         return Err(NotebookError::FilenameTaken(format!("A file named '{filename}' already exists")));
     }
     Ok(lang)

@@ -57,7 +57,7 @@ fn host_allowed(state: &AppState, headers: &HeaderMap) -> bool {
 fn origin_allowed(state: &AppState, headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN) else { return true };
     let Ok(origin) = origin.to_str() else { return false };
-    if state.config.allowed_origins.iter().any(|o| o == "*" || o.trim_end_matches('/') == origin) {
+    if is_configured_origin(state, origin) {
         return true;
     }
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
@@ -70,12 +70,12 @@ fn origin_allowed(state: &AppState, headers: &HeaderMap) -> bool {
 fn configured_origin(state: &AppState, headers: &HeaderMap) -> Option<HeaderValue> {
     let origin = headers.get(header::ORIGIN)?;
     let s = origin.to_str().ok()?;
-    state
-        .config
-        .allowed_origins
-        .iter()
-        .any(|o| o == "*" || o.trim_end_matches('/') == s)
-        .then(|| origin.clone())
+    is_configured_origin(state, s).then(|| origin.clone())
+}
+
+/// Listed with `--allow-origin` (or `*`).
+fn is_configured_origin(state: &AppState, origin: &str) -> bool {
+    state.config.allowed_origins.iter().any(|o| o == "*" || o.trim_end_matches('/') == origin)
 }
 
 fn query_token(uri: &Uri) -> Option<String> {

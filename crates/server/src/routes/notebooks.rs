@@ -81,6 +81,13 @@ pub async fn export_text(State(s): State<AppState>, Path(id): Path<String>) -> A
     Ok(([(header::CONTENT_TYPE, "text/markdown; charset=utf-8")], text))
 }
 
+/// Rewrite a notebook's env.d.ts with the names of every secret now linked to it.
+pub fn rewrite_env_types(s: &AppState, id: &str, handle: &Handle) -> ApiResult<()> {
+    let names: Vec<String> = s.db.notebook_secrets(id)?.into_iter().map(|(n, _)| n).collect();
+    lock(handle).write_env_types(&names)?;
+    Ok(())
+}
+
 /// Link or unlink a secret, then rewrite env.d.ts with every linked name.
 async fn set_link(s: AppState, id: String, name: String, link: bool) -> ApiResult<StatusCode> {
     quire_notebook::check_secret_name(&name)?;
@@ -91,8 +98,7 @@ async fn set_link(s: AppState, id: String, name: String, link: bool) -> ApiResul
         } else {
             s.db.unlink_secret(&name, &id)?;
         }
-        let names: Vec<String> = s.db.notebook_secrets(&id)?.into_iter().map(|(n, _)| n).collect();
-        lock(&handle).write_env_types(&names)?;
+        rewrite_env_types(&s, &id, &handle)?;
         Ok(StatusCode::NO_CONTENT)
     })
     .await

@@ -3,13 +3,13 @@
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::JsonBody;
-use crate::routes::notebooks::blocking;
+use crate::routes::notebooks::{blocking, rewrite_env_types};
 use crate::state::AppState;
 use crate::wire;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use quire_notebook::{Secret, check_secret_name, lock};
+use quire_notebook::{Secret, check_secret_name};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
@@ -101,8 +101,7 @@ fn secret_json(sec: &Secret) -> Value {
 fn refresh_env_types(s: &AppState, notebook_ids: &[String]) -> ApiResult<()> {
     for id in notebook_ids {
         let Ok(handle) = s.store.get(id) else { continue };
-        let names: Vec<String> = s.db.notebook_secrets(id)?.into_iter().map(|(n, _)| n).collect();
-        lock(&handle).write_env_types(&names)?;
+        rewrite_env_types(s, id, &handle)?;
     }
     Ok(())
 }
