@@ -1,6 +1,9 @@
 // Quire's cell host: one Node process per notebook. Each run gets a fresh worker thread (so a fresh
 // module graph and globals); idle workers are started ahead of time so a run never waits for Node to boot.
+// A run's output goes straight from its worker to Quire through a per-run FIFO, written synchronously,
+// so even a busy synchronous loop streams (a worker's own stdout only flushes when its event loop turns).
 // The host dies with its whole process group as soon as Quire's socket closes, so no run outlives Quire.
+import fs from 'node:fs';
 import net from 'node:net';
 import { inspect } from 'node:util';
 import { Worker } from 'node:worker_threads';
@@ -67,7 +70,14 @@ function dispatch() {
 }
 
 function start(job, w) {
-  const run = { w, muted: false, stopped: false, error: undefined };
+  let fd = -1;
+  try {
+    fd = fs.openSync(job.fifo, 'w');
+  } catch (e) {
+    process.stderr.write(`quire host: cannot open output pipe: ${e}\n`);
+  }
+  const mute = new Int32Array(new SharedArrayBuffer(4));
+  const run = { w, muted: false, mute, stopped: false, error: undefined };
   runs.set(job.id, run);
   const streams = [w.stdout, w.stderr];
   const forward = (kind) => (chunk) => {
@@ -83,13 +93,13 @@ function start(job, w) {
   const ended = (s) => new Promise((r) => (s.readableEnded ? r() : s.once('end', r).once('close', r)));
   const exited = new Promise((r) => w.once('exit', r));
   Promise.all([exited, ended(w.stdout), ended(w.stderr)]).then(([code]) => {
-    if (run.error !== undefined && !run.stopped && !run.muted) {
-      send(STDERR, job.id, `${formatError(run.error)}\n`);
-    }
-    send(EXIT, job.id, JSON.stringify({ code, stopped: run.stopped }));
+    // The error travels in the exit frame so Quire shows it after the run's last output.
+    const error = run.error !== undefined && !run.stopped && !run.muted ? `${formatError(run.error)}\n` : null;
+    if (fd >= 0) fs.closeSync(fd);
+    send(EXIT, job.id, JSON.stringify({ code, stopped: run.stopped, error }));
     runs.delete(job.id);
   });
-  w.postMessage({ url: job.url, env: job.env });
+  w.postMessage({ url: job.url, env: job.env, fd, mute });
 }
 
 function formatError(e) {
@@ -103,7 +113,7 @@ function formatError(e) {
 function onFrame(kind, id, body) {
   if (kind === RUN) {
     const msg = JSON.parse(body.toString());
-    queue.push({ id, url: msg.url, env: msg.env });
+    queue.push({ id, url: msg.url, env: msg.env, fifo: msg.fifo });
     dispatch();
   } else if (kind === STOP) {
     const at = queue.findIndex((j) => j.id === id);
@@ -118,7 +128,10 @@ function onFrame(kind, id, body) {
     }
   } else if (kind === MUTE) {
     const run = runs.get(id);
-    if (run) run.muted = true;
+    if (run) {
+      run.muted = true;
+      Atomics.store(run.mute, 0, 1);
+    }
   }
 }
 
