@@ -76,6 +76,12 @@ fn build_state(config: Config) -> anyhow::Result<AppState> {
         }
     }
     let http = http_client(&config)?;
+    let mut rc = quire_runtime::RuntimeConfig::new(config.data_dir.clone());
+    rc.timeout = config.cell_timeout;
+    rc.memory_mb = config.cell_memory_mb;
+    rc.output_cap = config.cell_output_bytes;
+    rc.node = config.node.clone();
+    let runtime = quire_runtime::Runtime::new(rc)?;
     Ok(Arc::new(Inner {
         config,
         store,
@@ -86,6 +92,7 @@ fn build_state(config: Config) -> anyhow::Result<AppState> {
         cookie_sessions: Mutex::new(Default::default()),
         hub: Default::default(),
         http,
+        runtime,
     }))
 }
 
@@ -135,8 +142,11 @@ pub async fn serve(
             tracing::warn!(error = %e, "could not set TCP_NODELAY");
         }
     });
-    axum::serve(listener, app(state.clone())).with_graceful_shutdown(shutdown).await?;
+    let served = axum::serve(listener, app(state.clone())).with_graceful_shutdown(shutdown).await;
     state.ready.store(false, Ordering::Release);
+    // Whatever happened to the listener, no Node process outlives the server.
+    state.runtime.shutdown().await;
+    served?;
     Ok(())
 }
 

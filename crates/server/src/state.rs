@@ -23,6 +23,12 @@ pub struct Config {
     pub max_ws_message_bytes: usize,
     pub url_import_max_bytes: usize,
     pub url_import_timeout: Duration,
+    /// Cell runs: wall-clock limit (None = none), heap limit per run, output cap per run.
+    pub cell_timeout: Option<Duration>,
+    pub cell_memory_mb: u64,
+    pub cell_output_bytes: usize,
+    /// The Node binary cells run on.
+    pub node: PathBuf,
 }
 
 impl std::fmt::Debug for Config {
@@ -50,6 +56,10 @@ impl Config {
             max_ws_message_bytes: 4 * 1024 * 1024,
             url_import_max_bytes: 10 * 1024 * 1024,
             url_import_timeout: Duration::from_secs(30),
+            cell_timeout: None,
+            cell_memory_mb: 2048,
+            cell_output_bytes: 8 * 1024 * 1024,
+            node: PathBuf::from("node"),
         }
     }
 }
@@ -66,6 +76,7 @@ pub struct Inner {
     pub cookie_sessions: Mutex<VecDeque<String>>,
     pub hub: Hub,
     pub http: reqwest::Client,
+    pub runtime: Arc<quire_runtime::Runtime>,
 }
 
 pub type AppState = Arc<Inner>;

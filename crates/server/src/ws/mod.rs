@@ -2,6 +2,7 @@
 //! loop and one writer task per connection, a bounded send queue between them.
 
 mod handlers;
+mod run;
 pub mod hub;
 pub mod protocol;
 

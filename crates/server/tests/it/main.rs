@@ -2,5 +2,6 @@
 
 mod common;
 mod notebooks;
+mod run;
 mod security;
 mod ws;
