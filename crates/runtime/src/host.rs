@@ -342,10 +342,10 @@ pub fn signal_name(sig: i32) -> String {
 /// Where the host scripts live on disk: written once per content into the data dir.
 pub fn install_scripts(dir: &Path) -> std::io::Result<(PathBuf, PathBuf)> {
     const HOST: &str = include_str!("../js/host.mjs");
-    const WORKER: &str = include_str!("../js/worker.mjs");
+    const WORKER: &str = include_str!("../js/worker.cjs");
     let tag = blake3::hash(format!("{HOST}\0{WORKER}").as_bytes()).to_hex();
     let dir = dir.join(&tag[..16]);
-    let (host, worker) = (dir.join("host.mjs"), dir.join("worker.mjs"));
+    let (host, worker) = (dir.join("host.mjs"), dir.join("worker.cjs"));
     if !host.exists() || !worker.exists() {
         std::fs::create_dir_all(&dir)?;
         for (path, text) in [(&worker, WORKER), (&host, HOST)] {

@@ -35,7 +35,7 @@ impl RuntimeConfig {
             data_dir,
             node: PathBuf::from("node"),
             npm: PathBuf::from("npm"),
-            pool: 2,
+            pool: 3,
             memory_mb: 2048,
             output_cap: 8 * 1024 * 1024,
             timeout: None,
