@@ -49,7 +49,10 @@ pub async fn exec(n: usize) -> anyhow::Result<()> {
         let (mut ws, topic) = notebook(&s, lang, file).await?;
         let t = Instant::now();
         let (first, _) = run_once(&mut ws, &topic, "c").await?;
-        println!("{lang}: first run after opening the notebook: first output {:.1} ms", first.as_secs_f64() * 1e3);
+        println!(
+            "{lang}: first run after opening the notebook: first output {:.1} ms",
+            first.as_secs_f64() * 1e3
+        );
         let _ = t;
         for _ in 0..20 {
             run_once(&mut ws, &topic, "c").await?;

@@ -247,7 +247,10 @@ impl OpenNotebook {
             Cell::Code(c) => c.status = status,
             Cell::PackageJson(p) => p.status = status,
             other => {
-                return Err(NotebookError::InvalidCell(format!("A {} cell has no run status", cell_kind(other))));
+                return Err(NotebookError::InvalidCell(format!(
+                    "A {} cell has no run status",
+                    cell_kind(other)
+                )));
             }
         }
         Ok(self.nb.cells[i].clone())

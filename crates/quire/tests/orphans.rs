@@ -39,7 +39,11 @@ fn alive(pid: u64) -> bool {
 async fn wait_gone(pids: &[u64]) {
     let deadline = Instant::now() + Duration::from_secs(5);
     while pids.iter().any(|p| alive(*p)) {
-        assert!(Instant::now() < deadline, "still running: {:?}", pids.iter().filter(|p| alive(**p)).collect::<Vec<_>>());
+        assert!(
+            Instant::now() < deadline,
+            "still running: {:?}",
+            pids.iter().filter(|p| alive(**p)).collect::<Vec<_>>()
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

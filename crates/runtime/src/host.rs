@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixListener;
-use tokio::process::{Child, Command};
 use tokio::net::unix::pipe;
+use tokio::process::{Child, Command};
 use tokio::sync::{mpsc, oneshot};
 
 /// What a run hears from its host.
@@ -272,7 +272,12 @@ async fn emit(dec: &mut Decoder, sink: &RunSink) {
     }
 }
 
-async fn read_frames(mut reader: tokio::net::unix::OwnedReadHalf, mut child: Child, runs: Runs, dead: Arc<AtomicBool>) {
+async fn read_frames(
+    mut reader: tokio::net::unix::OwnedReadHalf,
+    mut child: Child,
+    runs: Runs,
+    dead: Arc<AtomicBool>,
+) {
     let mut dec = Decoder::default();
     let mut buf = vec![0u8; 64 * 1024];
     'read: loop {
@@ -302,7 +307,8 @@ async fn read_frames(mut reader: tokio::net::unix::OwnedReadHalf, mut child: Chi
                 frame::EXIT => {
                     let body: ExitBody = serde_json::from_slice(&f.payload).unwrap_or_default();
                     if let Some(entry) = lock(&runs).remove(&f.id) {
-                        let exit = Exit { code: body.code, signal: None, stopped: body.stopped, error: body.error };
+                        let exit =
+                            Exit { code: body.code, signal: None, stopped: body.stopped, error: body.error };
                         let _ = entry.exit.send(exit);
                     }
                 }

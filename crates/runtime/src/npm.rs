@@ -97,7 +97,8 @@ impl Runtime {
             let status = child.wait().await.ok();
             let _ = tokio::join!(out, err);
             let signal = status.and_then(|s| s.signal()).map(signal_name);
-            let _ = raw_tx.send(Raw::Exit { code: status.and_then(|s| s.code()), signal, stopped: false }).await;
+            let _ =
+                raw_tx.send(Raw::Exit { code: status.and_then(|s| s.code()), signal, stopped: false }).await;
         });
         let (tx, rx) = mpsc::channel(16);
         let opts = self.pump_options();
@@ -112,7 +113,13 @@ impl Runtime {
 
     /// Format `source` (the cell `filename`) with the notebook's own prettier, installing it first if
     /// the notebook does not have it.
-    pub async fn format(&self, notebook: &str, dir: &Path, filename: &str, source: &str) -> Result<String, String> {
+    pub async fn format(
+        &self,
+        notebook: &str,
+        dir: &Path,
+        filename: &str,
+        source: &str,
+    ) -> Result<String, String> {
         let host = self.host(notebook, dir).await.map_err(|e| e.to_string())?;
         let bin = match prettier_bin(dir) {
             Some(b) => b,
@@ -143,7 +150,8 @@ impl Runtime {
 /// prettier's CLI script, from its own package.json `bin`.
 fn prettier_bin(dir: &Path) -> Option<PathBuf> {
     let pkg_dir = dir.join("node_modules").join("prettier");
-    let pkg: serde_json::Value = serde_json::from_slice(&std::fs::read(pkg_dir.join("package.json")).ok()?).ok()?;
+    let pkg: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(pkg_dir.join("package.json")).ok()?).ok()?;
     let bin = match &pkg["bin"] {
         serde_json::Value::String(s) => s.clone(),
         serde_json::Value::Object(m) => m.get("prettier")?.as_str()?.to_string(),

@@ -72,7 +72,8 @@ pub async fn pump(
     let mut timed_out = false;
     let mut cap_announced = false;
     loop {
-        let escalate_at = stop_at.map(|t| t + if escalations == 0 { TERM_AFTER } else { TERM_AFTER + KILL_AFTER });
+        let escalate_at =
+            stop_at.map(|t| t + if escalations == 0 { TERM_AFTER } else { TERM_AFTER + KILL_AFTER });
         tokio::select! {
             ev = raw.recv() => match ev {
                 Some(Raw::Out(stream, bytes)) => {
@@ -152,9 +153,11 @@ async fn finish(
 ) -> Outcome {
     flush(buf, out, true, cap_announced, cap).await;
     let duration_ms = started.elapsed().as_millis() as u64;
-    let (exit_code, signal) = if stopped && signal.is_none() { (None, Some("SIGTERM".into())) } else { (code, signal) };
+    let (exit_code, signal) =
+        if stopped && signal.is_none() { (None, Some("SIGTERM".into())) } else { (code, signal) };
     if timed_out {
-        let text = format!("\n[quire] Timed out after {:.1} s; the run was stopped.\n", duration_ms as f64 / 1000.0);
+        let text =
+            format!("\n[quire] Timed out after {:.1} s; the run was stopped.\n", duration_ms as f64 / 1000.0);
         let _ = out.send(RunEvent::Output(Chunk { stream: Stream::Stderr, text })).await;
     }
     let outcome = Outcome { exit_code, signal, duration_ms, timed_out, truncated: buf.truncated() };

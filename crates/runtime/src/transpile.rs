@@ -139,9 +139,11 @@ mod tests {
 
     #[test]
     fn strips_types_and_lowers_typescript_only_syntax() {
-        let out = js("enum E { A, B }\nnamespace N { export const x = 1 }\nclass P { constructor(private a: number) {} }\n\
+        let out = js(
+            "enum E { A, B }\nnamespace N { export const x = 1 }\nclass P { constructor(private a: number) {} }\n\
              import type { T } from './t.ts';\nimport { u } from './u.ts';\nconst v = {a: 1} satisfies object;\n\
-             console.log(E.B, N.x, new P(1), u, v as unknown as T);");
+             console.log(E.B, N.x, new P(1), u, v as unknown as T);",
+        );
         assert!(out.contains("E[E[\"B\"] = 1]") || out.contains("E[\"B\"]"), "{out}");
         assert!(!out.contains("satisfies") && !out.contains("import type"), "{out}");
         assert!(out.contains("from \"./u.js\""), "{out}");

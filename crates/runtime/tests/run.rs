@@ -215,7 +215,10 @@ fn exists(p: &Path) -> bool {
 #[tokio::test]
 async fn a_synchronous_loop_streams_its_output() {
     let nb = notebook(|_| {});
-    nb.write("busy.js", "console.log('a');\nconst t = Date.now(); while (Date.now() - t < 300) {}\nconsole.log('b');");
+    nb.write(
+        "busy.js",
+        "console.log('a');\nconst t = Date.now(); while (Date.now() - t < 300) {}\nconsole.log('b');",
+    );
     let mut rx = nb.start("busy.js").await;
     let Some(RunEvent::Output(first)) = rx.recv().await else { panic!() };
     assert_eq!(first.text, "a\n", "output written before a busy loop arrives before the loop ends");

@@ -179,9 +179,8 @@ impl Conn {
             | "cell:delete"
             | "cell:move"
             | "tsconfig.json:update" => self.edit(&f).await,
-            "cell:exec" | "cell:stop" | "cell:exec_all" | "cell:format" | "deps:install" | "deps:validate" => {
-                self.run_event(&f).await
-            }
+            "cell:exec" | "cell:stop" | "cell:exec_all" | "cell:format" | "deps:install"
+            | "deps:validate" => self.run_event(&f).await,
             e if NOT_YET.contains(&e) => self.not_yet(&f),
             other => self.send_error(FrameError {
                 topic: Some(f.topic.clone()),
@@ -231,7 +230,11 @@ impl Conn {
                 if s.runtime.stop(&nb, &r.cell_id) {
                     Ok(())
                 } else {
-                    Err(ApiError::new(axum::http::StatusCode::CONFLICT, "not_running", "That cell is not running"))
+                    Err(ApiError::new(
+                        axum::http::StatusCode::CONFLICT,
+                        "not_running",
+                        "That cell is not running",
+                    ))
                 }
             }
             "cell:exec_all" => {

@@ -2,9 +2,9 @@
 //! loop and one writer task per connection, a bounded send queue between them.
 
 mod handlers;
-mod run;
 pub mod hub;
 pub mod protocol;
+mod run;
 
 use crate::state::AppState;
 use axum::extract::State;

@@ -200,15 +200,18 @@ pub async fn format(s: &AppState, nb: &str, cell_id: &str) -> Result<(), ApiErro
         Ok(formatted) => {
             let h2 = h.clone();
             let id = cell_id.to_string();
-            let cell = tokio::task::spawn_blocking(move || lock(&h2).update_cell(&id, CellUpdate::Source(formatted)))
-                .await
-                .map_err(|e| ApiError::internal(e.to_string()))??;
+            let cell = tokio::task::spawn_blocking(move || {
+                lock(&h2).update_cell(&id, CellUpdate::Source(formatted))
+            })
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))??;
             broadcast(s, nb, "cell:formatted", json!({"cellId": cell_id, "cell": cell}));
             Ok(())
         }
         Err(stderr) => {
             output(s, nb, cell_id, Stream::Stderr, &stderr);
-            let message = "An error occurred while formatting the code. Please check stderr for more details.";
+            let message =
+                "An error occurred while formatting the code. Please check stderr for more details.";
             broadcast(
                 s,
                 nb,

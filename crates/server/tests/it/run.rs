@@ -34,7 +34,7 @@ async fn until_done(ws: &mut Ws, cell: &str, limit: Duration) -> (String, String
     let deadline = Instant::now() + limit;
     loop {
         assert!(Instant::now() < deadline, "run of {cell} did not finish in {limit:?}");
-        let (_, e, p) = ws.recv().await;
+        let (_, e, p) = ws.recv_within(limit).await;
         match e.as_str() {
             "cell:output" if p["cellId"] == cell => {
                 let data = p["output"]["data"].as_str().unwrap();
@@ -51,7 +51,11 @@ async fn until_done(ws: &mut Ws, cell: &str, limit: Duration) -> (String, String
 async fn exec(nb: &mut Nb, cell: &str) -> (String, String, Value) {
     nb.ws.send(&nb.topic, "cell:exec", json!({"cellId": cell})).await;
     let p = nb.ws.recv_event("cell:updated").await;
-    assert_eq!((p["cell"]["id"].as_str(), p["cell"]["status"].as_str()), (Some(cell), Some("running")), "{p}");
+    assert_eq!(
+        (p["cell"]["id"].as_str(), p["cell"]["status"].as_str()),
+        (Some(cell), Some("running")),
+        "{p}"
+    );
     until_done(&mut nb.ws, cell, Duration::from_secs(20)).await
 }
 
@@ -75,7 +79,11 @@ async fn typescript_cell_runs_with_outcome_fields() {
     assert!(done["signal"].is_null() && done["durationMs"].is_u64(), "{done}");
     // An edit of the imported cell is seen by the next run.
     nb.ws
-        .send(&nb.topic, "cell:update", json!({"cellId": "u", "updates": {"source": "export const greet = (n: string) => `yo ${n}`;\n"}}))
+        .send(
+            &nb.topic,
+            "cell:update",
+            json!({"cellId": "u", "updates": {"source": "export const greet = (n: string) => `yo ${n}`;\n"}}),
+        )
         .await;
     let (out, _, _) = exec(&mut nb, "m").await;
     assert_eq!(out, "yo ts\n");
@@ -142,7 +150,11 @@ async fn run_all_stops_at_the_first_failure() {
     let mut nb = notebook(
         &s,
         "javascript",
-        &[("a", "a.js", "console.log('a')"), ("b", "b.js", "throw new Error('b failed')"), ("c", "c.js", "console.log('c')")],
+        &[
+            ("a", "a.js", "console.log('a')"),
+            ("b", "b.js", "throw new Error('b failed')"),
+            ("c", "c.js", "console.log('c')"),
+        ],
     )
     .await;
     nb.ws.send(&nb.topic, "cell:exec_all", json!({})).await;
@@ -184,12 +196,14 @@ async fn npm_install_then_import_then_format() {
     assert_eq!(out, "true false\n", "{err}");
 
     // Formatting installs prettier on demand and saves the result.
-    nb.ws.send(&nb.topic, "cell:update", json!({"cellId": "n", "updates": {"source": "const  a = {b:1}\n"}})).await;
+    nb.ws
+        .send(&nb.topic, "cell:update", json!({"cellId": "n", "updates": {"source": "const  a = {b:1}\n"}}))
+        .await;
     nb.ws.send(&nb.topic, "cell:format", json!({"cellId": "n"})).await;
     let deadline = Instant::now() + Duration::from_secs(240);
     let formatted = loop {
         assert!(Instant::now() < deadline, "format did not finish");
-        let (_, e, p) = nb.ws.recv().await;
+        let (_, e, p) = nb.ws.recv_within(Duration::from_secs(240)).await;
         match e.as_str() {
             "cell:formatted" => break p,
             "cell:error" => panic!("format failed: {p}"),
