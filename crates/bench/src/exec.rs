@@ -33,11 +33,15 @@ async fn run_once(ws: &mut Socket, topic: &str, cell: &str) -> anyhow::Result<(D
 }
 
 async fn notebook(s: &Server, lang: &str, file: &str) -> anyhow::Result<(Socket, String)> {
+    notebook_with(s, lang, file, "console.log(1)\n").await
+}
+
+async fn notebook_with(s: &Server, lang: &str, file: &str, source: &str) -> anyhow::Result<(Socket, String)> {
     let created = s.post("/api/srcbooks", json!({"name": "Bench", "language": lang})).await?;
     let id = created["result"]["id"].as_str().context("id")?.to_string();
     let topic = format!("session:{id}");
     let mut ws = s.ws(&id).await?;
-    let cell = json!({"id": "c", "type": "code", "source": "console.log(1)\n", "language": lang, "filename": file, "status": "idle"});
+    let cell = json!({"id": "c", "type": "code", "source": source, "language": lang, "filename": file, "status": "idle"});
     send(&mut ws, &topic, "cell:create", json!({"index": 2, "cell": cell})).await?;
     crate::wait_for(&mut ws, "cell:created").await?;
     Ok((ws, topic))
@@ -75,5 +79,29 @@ pub async fn exec(n: usize) -> anyhow::Result<()> {
         report(&format!("{lang} paced 100 ms: exec -> first output"), firsts);
         report(&format!("{lang} paced 100 ms: exec -> idle"), dones);
     }
+    // The path a run takes when its worker cannot be recycled (here: it leaves a global behind), so
+    // every run starts on a pre-booted fresh worker.
+    let (mut ws, topic) =
+        notebook_with(&s, "javascript", "dirty.js", "globalThis.x = 1;\nconsole.log(1)\n").await?;
+    for _ in 0..5 {
+        run_once(&mut ws, &topic, "c").await?;
+    }
+    let (mut firsts, mut dones) = (Vec::new(), Vec::new());
+    for _ in 0..n.min(100) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let (f, d) = run_once(&mut ws, &topic, "c").await?;
+        firsts.push(f);
+        dones.push(d);
+    }
+    report("fresh worker per run, paced 100 ms: -> first output", firsts);
+    report("fresh worker per run, paced 100 ms: -> idle", dones);
+    let (mut firsts, mut dones) = (Vec::new(), Vec::new());
+    for _ in 0..n.min(100) {
+        let (f, d) = run_once(&mut ws, &topic, "c").await?;
+        firsts.push(f);
+        dones.push(d);
+    }
+    report("fresh worker per run, back-to-back: -> first output", firsts);
+    report("fresh worker per run, back-to-back: -> idle", dones);
     Ok(())
 }

@@ -98,6 +98,11 @@ async fn errors_point_at_typescript_lines() {
     assert_eq!(o.exit_code, Some(1), "{err}");
     assert!(err.contains("Error: boom 1"), "{err}");
     assert!(err.contains("boom.ts:5:9"), "stack must show the TS line and column: {err}");
+    let src = nb.dir.path().join("src").to_string_lossy().into_owned();
+    assert!(err.contains(&src), "stack must name the cell's own file: {err}");
+    nb.write("jsboom.js", "\n\nconst f = () => { throw new Error('js boom') };\nf();\n");
+    let (_, err, _) = nb.run("jsboom.js").await;
+    assert!(err.contains("jsboom.js:3:25") && err.contains(&src), "{err}");
 }
 
 #[tokio::test]
