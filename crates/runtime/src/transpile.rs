@@ -121,6 +121,20 @@ fn key(name: &[u8], source: &str) -> blake3::Hash {
     h.finalize()
 }
 
+/// Look `key` up in `map`, or compute, remember (clearing a full map) and return it.
+fn memo<V: Clone>(map: &Mutex<HashMap<blake3::Hash, V>>, key: blake3::Hash, f: impl FnOnce() -> V) -> V {
+    if let Some(hit) = map.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+        return hit.clone();
+    }
+    let out = f();
+    let mut map = map.lock().unwrap_or_else(|p| p.into_inner());
+    if map.len() >= CACHE_ENTRIES {
+        map.clear();
+    }
+    map.insert(key, out.clone());
+    out
+}
+
 impl Cache {
     /// `f(source, filename)`, remembered by content.
     pub fn analysis(
@@ -129,31 +143,11 @@ impl Cache {
         filename: &str,
         f: impl FnOnce(&str, &str) -> crate::imports::Analysis,
     ) -> crate::imports::Analysis {
-        let key = key(filename.as_bytes(), source);
-        if let Some(hit) = self.analyses.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
-            return hit.clone();
-        }
-        let out = f(source, filename);
-        let mut map = self.analyses.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() >= CACHE_ENTRIES {
-            map.clear();
-        }
-        map.insert(key, out.clone());
-        out
+        memo(&self.analyses, key(filename.as_bytes(), source), || f(source, filename))
     }
 
     pub fn get(&self, source: &str, path: &Path) -> Transpiled {
-        let key = key(path.as_os_str().as_encoded_bytes(), source);
-        if let Some(hit) = self.map.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
-            return hit.clone();
-        }
-        let out = transpile(source, path);
-        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() >= CACHE_ENTRIES {
-            map.clear();
-        }
-        map.insert(key, out.clone());
-        out
+        memo(&self.map, key(path.as_os_str().as_encoded_bytes(), source), || transpile(source, path))
     }
 }
 
