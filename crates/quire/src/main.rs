@@ -18,6 +18,50 @@ struct Cli {
 enum Command {
     /// Serve notebooks over HTTP and WebSocket.
     Serve(ServeArgs),
+    /// Maintenance of a data directory (the server must be stopped).
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Re-encrypt every secret and AI key under a new instance key (DATA_DIR/secret.key).
+    RotateKey {
+        /// Data directory. Default: ~/.quire
+        #[arg(long, env = "QUIRE_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+    },
+}
+
+/// Held by `quire serve` for its lifetime; admin commands that rewrite the database need it free.
+fn lock_data_dir(data_dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(data_dir.join("quire.lock"))?;
+    match f.try_lock() {
+        Ok(()) => Ok(f),
+        Err(_) => bail!("{} is in use by a running quire server; stop it first", data_dir.display()),
+    }
+}
+
+fn admin(cmd: AdminCommand) -> anyhow::Result<()> {
+    match cmd {
+        AdminCommand::RotateKey { data_dir } => {
+            let data_dir = match data_dir {
+                Some(d) => d,
+                None => default_data_dir()?,
+            };
+            if std::env::var_os("QUIRE_SECRET_KEY").is_some() {
+                bail!("QUIRE_SECRET_KEY is set: the key comes from your environment; rotate it there");
+            }
+            let _lock = lock_data_dir(&data_dir)?;
+            let n = quire_notebook::seal::rotate(&data_dir, &data_dir.join("quire.db"))?;
+            println!("Re-encrypted {n} values under a new key in {}", data_dir.join("secret.key").display());
+            Ok(())
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -153,6 +197,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Some(d) => d,
         None => default_data_dir()?,
     };
+    std::fs::create_dir_all(&data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
+    let _lock = lock_data_dir(&data_dir)?;
     let shutdown = shutdown_signal()?;
     let listener = tokio::net::TcpListener::bind((args.host, args.port))
         .await
@@ -161,7 +207,6 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let host = if addr.is_ipv6() { format!("[{}]", addr.ip()) } else { addr.ip().to_string() };
     let url = format!("http://{host}:{}/?token={token}", addr.port());
     println!("Quire listening on {url}");
-    std::fs::create_dir_all(&data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
     if !args.no_browser && std::env::var_os("CI").is_none() {
         open_browser(&data_dir, &url);
     }
@@ -179,6 +224,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.cell_memory_mb = args.cell_memory_mb.max(16);
     config.cell_output_bytes = args.cell_output_limit;
     config.node = args.node;
+    config.secret_key = std::env::var("QUIRE_SECRET_KEY").ok();
     tracing::info!(?config, %addr, "starting");
     quire_server::serve(config, listener, shutdown).await
 }
@@ -188,5 +234,6 @@ fn main() -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
         Command::Serve(args) => rt.block_on(serve(args)),
+        Command::Admin(cmd) => admin(cmd),
     }
 }

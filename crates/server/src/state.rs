@@ -29,6 +29,8 @@ pub struct Config {
     pub cell_output_bytes: usize,
     /// The Node binary cells run on.
     pub node: PathBuf,
+    /// The instance key (64 hex digits) when given by the environment; else `DATA_DIR/secret.key`.
+    pub secret_key: Option<String>,
 }
 
 impl std::fmt::Debug for Config {
@@ -60,6 +62,7 @@ impl Config {
             cell_memory_mb: 2048,
             cell_output_bytes: 8 * 1024 * 1024,
             node: PathBuf::from("node"),
+            secret_key: None,
         }
     }
 }
