@@ -21,6 +21,8 @@ pub struct Config {
     pub import_roots: Vec<PathBuf>,
     pub max_body_bytes: usize,
     pub max_ws_message_bytes: usize,
+    /// WebSocket ping interval; a peer silent for three of them is dropped.
+    pub ws_heartbeat: Duration,
     pub url_import_max_bytes: usize,
     pub url_import_timeout: Duration,
     /// Cell runs: wall-clock limit (None = none), heap limit per run, output cap per run.
@@ -56,6 +58,7 @@ impl Config {
             import_roots: Vec::new(),
             max_body_bytes: 10 * 1024 * 1024,
             max_ws_message_bytes: 4 * 1024 * 1024,
+            ws_heartbeat: Duration::from_secs(10),
             url_import_max_bytes: 10 * 1024 * 1024,
             url_import_timeout: Duration::from_secs(30),
             cell_timeout: None,
