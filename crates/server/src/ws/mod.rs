@@ -67,16 +67,19 @@ async fn run(state: AppState, socket: WebSocket) {
                 tracing::info!(conn = peer.id, "websocket peer unresponsive; dropping it");
                 break;
             }
-            msg = stream.next() => match { deadline = tokio::time::Instant::now() + beat * 3; msg } {
-                Some(Ok(Message::Text(text))) => conn.handle_text(text.as_str()).await,
-                Some(Ok(Message::Binary(_))) => conn.reject_binary(),
-                Some(Ok(Message::Close(_))) | None => break,
-                Some(Ok(_)) => {} // pongs (and pings, answered by the protocol layer)
-                Some(Err(e)) => {
-                    tracing::debug!(conn = peer.id, error = %e, "websocket read failed");
-                    break;
+            msg = stream.next() => {
+                deadline = tokio::time::Instant::now() + beat * 3;
+                match msg {
+                    Some(Ok(Message::Text(text))) => conn.handle_text(text.as_str()).await,
+                    Some(Ok(Message::Binary(_))) => conn.reject_binary(),
+                    Some(Ok(Message::Close(_))) | None => break,
+                    Some(Ok(_)) => {} // pongs (and pings, answered by the protocol layer)
+                    Some(Err(e)) => {
+                        tracing::debug!(conn = peer.id, error = %e, "websocket read failed");
+                        break;
+                    }
                 }
-            },
+            }
             _ = &mut writer => { writer_done = true; break }
         }
     }
