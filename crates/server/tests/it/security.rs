@@ -304,3 +304,16 @@ async fn oversized_bodies_and_frames_are_refused() {
     assert_eq!(s.get("/health").await.0, 200);
     s.stop().await;
 }
+
+#[tokio::test]
+async fn request_ids_are_echoed_or_generated() {
+    let s = TestServer::start().await;
+    let r = s.http.get(s.url("/api/settings")).header("x-request-id", "abc-123").send().await.unwrap();
+    assert_eq!(r.headers()["x-request-id"], "abc-123");
+    let r = s.http.get(s.url("/api/settings")).send().await.unwrap();
+    let id = r.headers()["x-request-id"].to_str().unwrap().to_string();
+    assert_eq!(id.len(), 16, "{id}");
+    // A header that is not short printable ASCII is replaced, not echoed.
+    let r = s.http.get(s.url("/health")).header("x-request-id", "x".repeat(300)).send().await.unwrap();
+    assert_eq!(r.headers()["x-request-id"].len(), 16);
+}
