@@ -113,6 +113,12 @@ struct ServeArgs {
     /// Output kept per run in bytes; past it the output is truncated with a notice.
     #[arg(long, env = "QUIRE_CELL_OUTPUT_LIMIT", default_value_t = 8 * 1024 * 1024)]
     cell_output_limit: usize,
+    /// Requests per second per client IP (bursts of twice that); 0 turns the limit off.
+    #[arg(long, env = "QUIRE_RATE_LIMIT", default_value_t = 200)]
+    rate_limit: u32,
+    /// Wrong-token attempts per minute per client IP before answers become 429.
+    #[arg(long, env = "QUIRE_AUTH_FAILURES_PER_MINUTE", default_value_t = 10)]
+    auth_failures_per_minute: u32,
     /// The Node.js binary cells run on.
     #[arg(long, env = "QUIRE_NODE", default_value = "node")]
     node: PathBuf,
@@ -225,6 +231,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.cell_output_bytes = args.cell_output_limit;
     config.node = args.node;
     config.secret_key = std::env::var("QUIRE_SECRET_KEY").ok();
+    config.rate_limit_rps = args.rate_limit;
+    config.auth_failures_per_minute = args.auth_failures_per_minute.max(1);
     tracing::info!(?config, %addr, "starting");
     quire_server::serve(config, listener, shutdown).await
 }

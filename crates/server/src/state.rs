@@ -21,6 +21,10 @@ pub struct Config {
     pub import_roots: Vec<PathBuf>,
     pub max_body_bytes: usize,
     pub max_ws_message_bytes: usize,
+    /// Requests per second per client IP (burst: twice that); 0 turns the limit off.
+    pub rate_limit_rps: u32,
+    /// Failed token attempts per minute per client IP before 429s.
+    pub auth_failures_per_minute: u32,
     /// WebSocket ping interval; a peer silent for three of them is dropped.
     pub ws_heartbeat: Duration,
     pub url_import_max_bytes: usize,
@@ -59,6 +63,8 @@ impl Config {
             max_body_bytes: 10 * 1024 * 1024,
             max_ws_message_bytes: 4 * 1024 * 1024,
             ws_heartbeat: Duration::from_secs(10),
+            rate_limit_rps: 200,
+            auth_failures_per_minute: 10,
             url_import_max_bytes: 10 * 1024 * 1024,
             url_import_timeout: Duration::from_secs(30),
             cell_timeout: None,
@@ -83,6 +89,8 @@ pub struct Inner {
     pub hub: Hub,
     pub http: reqwest::Client,
     pub runtime: Arc<quire_runtime::Runtime>,
+    pub request_limit: Option<crate::ratelimit::Gcra>,
+    pub auth_failure_limit: crate::ratelimit::Gcra,
 }
 
 pub type AppState = Arc<Inner>;
