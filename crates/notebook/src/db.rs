@@ -32,6 +32,11 @@ pub trait Database: Send + Sync {
     /// `(name, value)` of every secret linked to the notebook, sorted by name.
     fn notebook_secrets(&self, notebook_id: &str) -> Result<Vec<(String, String)>>;
     fn forget_notebook(&self, notebook_id: &str) -> Result<()>;
+    /// Approve the notebook's current content (`digest`, see `OpenNotebook::content_digest`): its secret
+    /// links are honoured while the content stays as approved or is changed through Quire.
+    fn stamp(&self, notebook_id: &str, digest: &[u8; 32]) -> Result<()>;
+    /// Whether `digest` is the content last stamped for the notebook, under this instance's key.
+    fn stamp_matches(&self, notebook_id: &str, digest: &[u8; 32]) -> Result<bool>;
     /// A trivial query, for health checks.
     fn ping(&self) -> Result<()>;
 }
@@ -55,6 +60,8 @@ fn migrations() -> Migrations<'static> {
             "ALTER TABLE secrets ADD COLUMN sealed INTEGER NOT NULL DEFAULT 0;
              CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
         ),
+        // Notebook stamps: a MAC of approved content (see `stamp.rs`).
+        M::up("CREATE TABLE stamps (notebook_id TEXT PRIMARY KEY, digest TEXT NOT NULL, mac TEXT NOT NULL);"),
     ])
 }
 
@@ -166,6 +173,7 @@ impl SqliteDatabase {
                 n += 1;
             }
         }
+        crate::stamp::rekey(&tx, &self.key, next)?;
         tx.execute("UPDATE meta SET value = ?1 WHERE key = 'keyCheck'", params![next.seal(KEY_CHECK)?])?;
         tx.commit()?;
         Ok(n)
@@ -330,8 +338,18 @@ impl Database for SqliteDatabase {
     }
 
     fn forget_notebook(&self, notebook_id: &str) -> Result<()> {
-        self.conn().execute("DELETE FROM secret_links WHERE notebook_id = ?1", params![notebook_id])?;
+        let conn = self.conn();
+        conn.execute("DELETE FROM secret_links WHERE notebook_id = ?1", params![notebook_id])?;
+        conn.execute("DELETE FROM stamps WHERE notebook_id = ?1", params![notebook_id])?;
         Ok(())
+    }
+
+    fn stamp(&self, notebook_id: &str, digest: &[u8; 32]) -> Result<()> {
+        crate::stamp::write(&self.conn(), &self.key, notebook_id, digest)
+    }
+
+    fn stamp_matches(&self, notebook_id: &str, digest: &[u8; 32]) -> Result<bool> {
+        crate::stamp::matches(&self.conn(), &self.key, notebook_id, digest)
     }
 
     fn ping(&self) -> Result<()> {

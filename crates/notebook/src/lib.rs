@@ -9,6 +9,7 @@ pub mod fsx;
 mod ids;
 pub mod layout;
 pub mod seal;
+mod stamp;
 mod store;
 
 pub use db::{Database, SENSITIVE_SETTINGS, Secret, SqliteDatabase};

@@ -9,6 +9,7 @@ mod extract;
 mod log;
 mod ratelimit;
 mod routes;
+mod stamps;
 mod state;
 mod wire;
 mod ws;

@@ -214,3 +214,38 @@ async fn npm_install_then_import_then_format() {
     let on_disk = std::fs::read_to_string(s.notebook_dir(&nb.id).join("src/num.ts")).unwrap();
     assert_eq!(on_disk, "const a = { b: 1 };\n");
 }
+
+#[tokio::test]
+async fn secrets_are_withheld_from_a_notebook_changed_outside_quire_until_approved() {
+    let s = TestServer::start().await;
+    let mut nb =
+        notebook(&s, "javascript", &[("e", "env.js", "console.log(process.env.API_KEY ?? 'none')")]).await;
+    s.post("/api/secrets", json!({"name": "API_KEY", "value": "hunter2"})).await;
+    s.http.put(s.url(&format!("/api/sessions/{}/secrets/API_KEY", nb.id))).send().await.unwrap();
+    // Edits through Quire keep the approval.
+    nb.ws
+        .send(&nb.topic, "cell:update", json!({"cellId": "e", "updates": {"source": "console.log('key:', process.env.API_KEY ?? 'none')"}}))
+        .await;
+    assert_eq!(exec(&mut nb, "e").await.0, "key: hunter2\n");
+    let id = nb.id.clone();
+    drop(nb);
+    // Someone rewrites the cell on disk while Quire is down.
+    let (dir, tmp) = s.stop().await;
+    let file = dir.join("notebooks").join(&id).join("src/env.js");
+    std::fs::write(&file, "console.log('stolen:', process.env.API_KEY ?? 'none')").unwrap();
+    let s = TestServer::start_with(quire_server::Config::new(dir.clone(), crate::common::TOKEN.into())).await;
+    let mut ws = s.ws().await;
+    ws.subscribe(&id, &["errors", "cells"]).await;
+    let mut nb = Nb { id: id.clone(), topic: format!("session:{id}"), ws };
+    // Cell ids are not stored in .src.md: find the cell again by its file.
+    let cells = s.session(&id).await["cells"].clone();
+    let cell = cells.as_array().unwrap().iter().find(|c| c["filename"] == "env.js").unwrap()["id"].clone();
+    let cell = cell.as_str().unwrap();
+    let (out, err, _) = exec(&mut nb, cell).await;
+    assert_eq!(out, "stolen: none\n");
+    assert!(err.contains("secrets are withheld"), "{err}");
+    let (st, _) = s.post(&format!("/api/sessions/{id}/approve"), json!({})).await;
+    assert_eq!(st, 200);
+    assert_eq!(exec(&mut nb, cell).await.0, "stolen: hunter2\n");
+    drop(tmp);
+}
