@@ -119,6 +119,9 @@ struct ServeArgs {
     /// Wrong-token attempts per minute per client IP before answers become 429.
     #[arg(long, env = "QUIRE_AUTH_FAILURES_PER_MINUTE", default_value_t = 10)]
     auth_failures_per_minute: u32,
+    /// A token that may read /metrics only (the access token always may).
+    #[arg(long, env = "QUIRE_METRICS_TOKEN")]
+    metrics_token: Option<String>,
     /// The Node.js binary cells run on.
     #[arg(long, env = "QUIRE_NODE", default_value = "node")]
     node: PathBuf,
@@ -232,6 +235,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.node = args.node;
     config.secret_key = std::env::var("QUIRE_SECRET_KEY").ok();
     config.rate_limit_rps = args.rate_limit;
+    config.metrics_token = args.metrics_token;
     config.auth_failures_per_minute = args.auth_failures_per_minute.max(1);
     tracing::info!(?config, %addr, "starting");
     quire_server::serve(config, listener, shutdown).await

@@ -7,6 +7,7 @@ mod auth;
 mod error;
 mod extract;
 mod log;
+mod metrics;
 mod ratelimit;
 mod routes;
 mod stamps;
@@ -86,6 +87,7 @@ fn build_state(config: Config) -> anyhow::Result<AppState> {
     rc.output_cap = config.cell_output_bytes;
     rc.node = config.node.clone();
     let runtime = quire_runtime::Runtime::new(rc)?;
+    metrics::init();
     let (config_rps, auth_per_min) = (config.rate_limit_rps, config.auth_failures_per_minute);
     Ok(Arc::new(Inner {
         config,
@@ -118,6 +120,7 @@ pub fn app(state: AppState) -> axum::Router {
     routes::router(state.clone())
         .layer(axum::extract::DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::guard))
+        .layer(axum::middleware::from_fn(metrics::track))
         .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit))
         .layer(axum::middleware::from_fn(security_headers))
         .layer(axum::middleware::from_fn(log::log_requests))

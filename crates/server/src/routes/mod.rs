@@ -87,6 +87,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .nest("/api", api(state))
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
+        .route("/metrics", get(crate::metrics::render))
         .route("/websocket", get(crate::ws::upgrade))
         .route("/websocket/", get(crate::ws::upgrade))
         .route("/", get(ui::index))

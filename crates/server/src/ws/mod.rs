@@ -36,6 +36,7 @@ async fn run(state: AppState, socket: WebSocket) {
         kill: Arc::new(Notify::new()),
     };
     tracing::debug!(conn = peer.id, "websocket connected");
+    metrics::gauge!("ws_connections").increment(1.0);
     let kill = peer.kill.clone();
     let beat = state.config.ws_heartbeat;
     let writer = tokio::spawn(async move {
@@ -44,7 +45,10 @@ async fn run(state: AppState, socket: WebSocket) {
             tokio::select! {
                 _ = ping.tick() => if sink.send(Message::Ping(Vec::new().into())).await.is_err() { break },
                 msg = rx.recv() => match msg {
-                    Some(text) => if sink.send(Message::Text(text.into())).await.is_err() { break },
+                    Some(text) => {
+                        metrics::counter!("ws_frames_sent_total").increment(1);
+                        if sink.send(Message::Text(text.into())).await.is_err() { break }
+                    }
                     None => break,
                 },
                 _ = kill.notified() => {
@@ -70,7 +74,10 @@ async fn run(state: AppState, socket: WebSocket) {
             msg = stream.next() => {
                 deadline = tokio::time::Instant::now() + beat * 3;
                 match msg {
-                    Some(Ok(Message::Text(text))) => conn.handle_text(text.as_str()).await,
+                    Some(Ok(Message::Text(text))) => {
+                        metrics::counter!("ws_frames_received_total").increment(1);
+                        conn.handle_text(text.as_str()).await
+                    }
                     Some(Ok(Message::Binary(_))) => conn.reject_binary(),
                     Some(Ok(Message::Close(_))) | None => break,
                     Some(Ok(_)) => {} // pongs (and pings, answered by the protocol layer)
@@ -83,6 +90,7 @@ async fn run(state: AppState, socket: WebSocket) {
             _ = &mut writer => { writer_done = true; break }
         }
     }
+    metrics::gauge!("ws_connections").decrement(1.0);
     // Leaving the hub drops the last senders, so the writer drains and ends.
     conn.close();
     drop(conn);

@@ -112,6 +112,14 @@ pub async fn start(s: &AppState, nb: &str, cell_id: &str) -> Result<mpsc::Receiv
 pub async fn finish(s: &AppState, nb: &str, cell_id: &str, rx: mpsc::Receiver<RunEvent>) -> Outcome {
     let outcome = stream(s, nb, cell_id, rx).await;
     set_status(s, nb, cell_id, CellStatus::Idle, Some(&outcome));
+    let result = match (&outcome.exit_code, &outcome.signal) {
+        _ if outcome.timed_out => "timeout",
+        (Some(0), None) => "ok",
+        (_, Some(_)) => "stopped",
+        _ => "error",
+    };
+    metrics::counter!("cell_runs_total", "result" => result).increment(1);
+    metrics::histogram!("cell_run_duration_seconds").record(outcome.duration_ms as f64 / 1000.0);
     outcome
 }
 

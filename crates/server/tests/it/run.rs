@@ -249,3 +249,38 @@ async fn secrets_are_withheld_from_a_notebook_changed_outside_quire_until_approv
     assert_eq!(exec(&mut nb, cell).await.0, "stolen: hunter2\n");
     drop(tmp);
 }
+
+#[tokio::test]
+async fn metrics_after_a_scripted_session() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = quire_server::Config::new(tmp.path().into(), crate::common::TOKEN.into());
+    config.metrics_token = Some("metrics-only-token-123".into());
+    let s = TestServer::start_with(config).await;
+    let mut nb = notebook(&s, "javascript", &[("m", "m.js", "console.log('hi')")]).await;
+    assert_eq!(exec(&mut nb, "m").await.0, "hi\n");
+    let anon = reqwest::Client::new();
+    assert_eq!(anon.get(s.url("/metrics")).send().await.unwrap().status(), 401);
+    let r = anon.get(s.url("/metrics")).bearer_auth("metrics-only-token-123").send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    let text = r.text().await.unwrap();
+    for family in [
+        "http_requests_total{",
+        "http_request_duration_seconds_bucket{",
+        "route=\"/api/srcbooks\"",
+        "ws_connections",
+        "ws_frames_received_total",
+        "ws_frames_sent_total",
+        "cell_runs_total{result=\"ok\"}",
+        "cell_run_duration_seconds_bucket",
+        "runtime_node_hosts",
+        "process_resident_memory_bytes",
+        "process_open_fds",
+    ] {
+        assert!(text.contains(family), "{family} missing from:\n{text}");
+    }
+    // The metrics token opens nothing else.
+    let r = anon.get(s.url("/api/settings")).bearer_auth("metrics-only-token-123").send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    drop(tmp);
+}
