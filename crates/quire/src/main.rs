@@ -17,7 +17,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve notebooks over HTTP and WebSocket.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Maintenance of a data directory (the server must be stopped).
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -245,7 +245,7 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
-        Command::Serve(args) => rt.block_on(serve(args)),
+        Command::Serve(args) => rt.block_on(serve(*args)),
         Command::Admin(cmd) => admin(cmd),
     }
 }
