@@ -174,6 +174,12 @@ pub async fn serve(
         }
     });
     let service = app(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let closing = state.clone();
+    let shutdown = async move {
+        shutdown.await;
+        // Upgraded WebSocket connections are not part of HTTP's graceful shutdown: tell them.
+        closing.hub.close_all();
+    };
     let served = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
     state.ready.store(false, Ordering::Release);
     // Whatever happened to the listener, no Node process outlives the server.

@@ -20,6 +20,8 @@ use tokio::sync::{Notify, mpsc};
 const SEND_QUEUE: usize = 4096;
 /// Close code for a reader that cannot keep up (policy violation).
 const CLOSE_SLOW: u16 = 1008;
+/// Close code at server shutdown.
+const CLOSE_GOING_AWAY: u16 = 1001;
 
 pub async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
     let limit = state.config.max_ws_message_bytes;
@@ -39,6 +41,7 @@ async fn run(state: AppState, socket: WebSocket) {
     metrics::gauge!("ws_connections").increment(1.0);
     let kill = peer.kill.clone();
     let beat = state.config.ws_heartbeat;
+    let shared = state.clone();
     let writer = tokio::spawn(async move {
         let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + beat, beat);
         loop {
@@ -52,7 +55,11 @@ async fn run(state: AppState, socket: WebSocket) {
                     None => break,
                 },
                 _ = kill.notified() => {
-                    let frame = CloseFrame { code: CLOSE_SLOW, reason: "send queue overflow".into() };
+                    let frame = if shared.hub.going_away.load(std::sync::atomic::Ordering::Acquire) {
+                        CloseFrame { code: CLOSE_GOING_AWAY, reason: "server shutting down".into() }
+                    } else {
+                        CloseFrame { code: CLOSE_SLOW, reason: "send queue overflow".into() }
+                    };
                     let _ = sink.send(Message::Close(Some(frame))).await;
                     break;
                 }
