@@ -3,6 +3,7 @@
 //!
 //! Invariant: only this crate knows HTTP; it maps every lower-layer error to a status and stable code.
 
+mod audit;
 mod auth;
 mod error;
 mod extract;
@@ -120,6 +121,7 @@ pub fn app(state: AppState) -> axum::Router {
     routes::router(state.clone())
         .layer(axum::extract::DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::guard))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), audit::record))
         .layer(axum::middleware::from_fn(metrics::track))
         .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit))
         .layer(axum::middleware::from_fn(security_headers))

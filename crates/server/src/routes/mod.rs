@@ -61,6 +61,7 @@ fn api(state: AppState) -> Router<AppState> {
         .route("/sessions/{id}/approve", post(notebooks::approve))
         .route("/sessions/{id}/secrets/{name}", put(notebooks::link_secret).delete(notebooks::unlink_secret))
         .route("/settings", get(settings::get).post(settings::update))
+        .route("/audit", get(crate::audit::list))
         .route("/secrets", get(settings::list_secrets).post(settings::upsert_secret))
         .route("/secrets/{name}", post(settings::rename_secret).delete(settings::delete_secret))
         .route("/generate", post(not_implemented))
