@@ -49,6 +49,13 @@ pub trait Database: Send + Sync {
     fn stamp(&self, notebook_id: &str, digest: &[u8; 32]) -> Result<()>;
     /// Whether `digest` is the content last stamped for the notebook, under this instance's key.
     fn stamp_matches(&self, notebook_id: &str, digest: &[u8; 32]) -> Result<bool>;
+    /// Remember a browser session made with `token` (the oldest beyond `keep` are signed out).
+    fn session_create(&self, session: &str, token: &str, now_ms: u64, keep: usize) -> Result<()>;
+    /// Whether `session` is signed in with `token` and was seen within `idle_ms`; refreshes its
+    /// last-seen time (at most once a minute) and forgets it once expired.
+    fn session_check(&self, session: &str, token: &str, now_ms: u64, idle_ms: u64) -> Result<bool>;
+    /// Sign every browser out; returns how many sessions there were.
+    fn sessions_clear(&self) -> Result<usize>;
     /// Append one audit entry.
     fn audit(&self, entry: &AuditEntry) -> Result<()>;
     /// The newest `limit` audit entries, newest first.
@@ -85,10 +92,21 @@ fn migrations() -> Migrations<'static> {
              CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
              CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;",
         ),
+        // Browser sessions (cookie logins), by hash of the session id; `token_fp` ties each to the access
+        // token it was made with, so a new token signs every browser out.
+        M::up(
+            "CREATE TABLE browser_sessions (hash TEXT PRIMARY KEY, token_fp TEXT NOT NULL,
+                 created_ms INTEGER NOT NULL, last_seen_ms INTEGER NOT NULL);",
+        ),
     ])
 }
 
 const KEY_CHECK: &str = "quire key check";
+
+/// Session ids are stored hashed: a copy of the database signs nobody in.
+fn session_hash(session: &str) -> String {
+    blake3::hash(session.as_bytes()).to_hex().to_string()
+}
 
 pub struct SqliteDatabase {
     conn: Mutex<Connection>,
@@ -209,6 +227,15 @@ impl SqliteDatabase {
             }
             other => other.to_string(),
         })
+    }
+
+    /// A keyed fingerprint of the access token (never the token itself, nor a plain hash of it).
+    fn token_fp(&self, token: &str) -> String {
+        self.key
+            .mac("quire token fingerprint v1", token.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 
     fn open_value(&self, sealed: &str) -> Result<String> {
@@ -367,6 +394,49 @@ impl Database for SqliteDatabase {
         Ok(())
     }
 
+    fn session_create(&self, session: &str, token: &str, now_ms: u64, keep: usize) -> Result<()> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT OR REPLACE INTO browser_sessions (hash, token_fp, created_ms, last_seen_ms) VALUES (?1, ?2, ?3, ?3)",
+            params![session_hash(session), self.token_fp(token), now_ms as i64],
+        )?;
+        conn.execute(
+            "DELETE FROM browser_sessions WHERE hash NOT IN
+                 (SELECT hash FROM browser_sessions ORDER BY last_seen_ms DESC LIMIT ?1)",
+            params![keep as i64],
+        )?;
+        Ok(())
+    }
+
+    fn session_check(&self, session: &str, token: &str, now_ms: u64, idle_ms: u64) -> Result<bool> {
+        let conn = self.conn();
+        let hash = session_hash(session);
+        let row: Option<(String, i64)> = conn
+            .query_row(
+                "SELECT token_fp, last_seen_ms FROM browser_sessions WHERE hash = ?1",
+                params![hash],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let Some((fp, seen)) = row else { return Ok(false) };
+        let seen = seen as u64;
+        if fp != self.token_fp(token) || now_ms.saturating_sub(seen) > idle_ms {
+            conn.execute("DELETE FROM browser_sessions WHERE hash = ?1", params![hash])?;
+            return Ok(false);
+        }
+        if now_ms.saturating_sub(seen) > 60_000 {
+            conn.execute(
+                "UPDATE browser_sessions SET last_seen_ms = ?1 WHERE hash = ?2",
+                params![now_ms as i64, hash],
+            )?;
+        }
+        Ok(true)
+    }
+
+    fn sessions_clear(&self) -> Result<usize> {
+        Ok(self.conn().execute("DELETE FROM browser_sessions", [])?)
+    }
+
     fn audit(&self, e: &AuditEntry) -> Result<()> {
         self.conn().execute(
             "INSERT INTO audit (at_ms, actor, action, target, ip, outcome) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -442,6 +512,23 @@ mod tests {
         let db = SqliteDatabase::open(&dir.path().join("q.db"), next).unwrap();
         assert_eq!(db.secrets().unwrap()[0].value, "hunter2");
         assert_eq!(db.settings().unwrap()["openaiKey"], "sk-live-123");
+    }
+
+    #[test]
+    fn browser_sessions_expire_follow_the_token_and_clear() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = SqliteDatabase::open(&dir.path().join("q.db"), key()).unwrap();
+        db.session_create("s1", "tok", 1_000, 2).unwrap();
+        assert!(db.session_check("s1", "tok", 2_000, 10_000).unwrap());
+        assert!(!db.session_check("s1", "other-token", 2_000, 10_000).unwrap(), "a new token signs out");
+        assert!(!db.session_check("s1", "tok", 2_000, 10_000).unwrap(), "and the session is gone");
+        db.session_create("s2", "tok", 1_000, 2).unwrap();
+        assert!(!db.session_check("s2", "tok", 20_000, 10_000).unwrap(), "idle too long");
+        for s in ["a", "b", "c"] {
+            db.session_create(s, "tok", 5_000, 2).unwrap();
+        }
+        assert_eq!(db.sessions_clear().unwrap(), 2, "bounded");
+        assert!(!raw(dir.path(), "SELECT hash FROM browser_sessions").contains(&"a".to_string()));
     }
 
     #[test]

@@ -37,6 +37,12 @@ enum Command {
 
 #[derive(Subcommand)]
 enum AdminCommand {
+    /// Sign every browser out now (works while the server runs).
+    LogoutAll {
+        /// Data directory. Default: ~/.quire
+        #[arg(long, env = "QUIRE_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+    },
     /// Re-encrypt every secret and AI key under a new instance key (DATA_DIR/secret.key).
     RotateKey {
         /// Data directory. Default: ~/.quire
@@ -60,6 +66,19 @@ fn lock_data_dir(data_dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
 
 fn admin(cmd: AdminCommand) -> anyhow::Result<()> {
     match cmd {
+        AdminCommand::LogoutAll { data_dir } => {
+            use quire_notebook::Database;
+            let data_dir = match data_dir {
+                Some(d) => d,
+                None => default_data_dir()?,
+            };
+            let db_path = data_dir.join("quire.db");
+            let env_key = std::env::var("QUIRE_SECRET_KEY").ok();
+            let key = quire_notebook::seal::instance_key(&data_dir, &db_path, env_key.as_deref())?;
+            let n = quire_notebook::SqliteDatabase::open(&db_path, key)?.sessions_clear()?;
+            println!("Signed out {n} browser sessions");
+            Ok(())
+        }
         AdminCommand::RotateKey { data_dir } => {
             let data_dir = match data_dir {
                 Some(d) => d,
@@ -137,6 +156,9 @@ struct ServeArgs {
     /// The Node.js binary cells run on.
     #[arg(long, env = "QUIRE_NODE", default_value = "node")]
     node: PathBuf,
+    /// Days a browser session may go unused before it is signed out.
+    #[arg(long, env = "QUIRE_SESSION_IDLE_DAYS", default_value_t = 7.0)]
+    session_idle_days: f64,
     /// Also append log lines to this file, rotated by size (see --log-max-bytes).
     #[arg(long, env = "QUIRE_LOG_FILE")]
     log_file: Option<PathBuf>,
@@ -275,6 +297,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.secret_key = std::env::var("QUIRE_SECRET_KEY").ok();
     config.rate_limit_rps = args.rate_limit;
     config.metrics_token = args.metrics_token;
+    if !(args.session_idle_days.is_finite() && args.session_idle_days > 0.0) {
+        bail!("--session-idle-days must be a positive number");
+    }
+    config.session_idle = std::time::Duration::from_secs_f64(args.session_idle_days * 86400.0);
     config.auth_failures_per_minute = args.auth_failures_per_minute.max(1);
     tracing::info!(?config, %addr, "starting");
     quire_server::serve(config, listener, shutdown).await

@@ -153,3 +153,38 @@ fn doctor_checks_the_install_and_the_log_file_gets_lines() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("FAIL  node"));
 }
+
+#[test]
+fn logout_all_signs_browsers_out_while_serving() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().to_str().unwrap();
+    let (child, line) = start(&["--port", "0", "--data-dir", dir], &[]);
+    let url = line.rsplit(' ').next().unwrap().to_string();
+    let (status, resp) = get(&url);
+    assert_eq!(status, 302);
+    let cookie = resp
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: ").or_else(|| l.strip_prefix("Set-Cookie: ")))
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let base = url.split("/?").next().unwrap().to_string();
+    let with_cookie = |path: &str| {
+        use std::io::{Read, Write};
+        let hostport = base.strip_prefix("http://").unwrap();
+        let mut s = std::net::TcpStream::connect(hostport).unwrap();
+        write!(s, "GET {path} HTTP/1.1\r\nHost: {hostport}\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut buf = String::new();
+        s.read_to_string(&mut buf).unwrap();
+        buf.split(' ').nth(1).unwrap().parse::<u16>().unwrap()
+    };
+    assert_eq!(with_cookie("/api/sessions"), 200);
+    let out = quire().args(["admin", "logout-all", "--data-dir", dir]).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Signed out 1"));
+    assert_eq!(with_cookie("/api/sessions"), 401);
+    terminate(child);
+}

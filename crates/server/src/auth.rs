@@ -106,8 +106,9 @@ fn token_ok(state: &AppState, candidate: &str) -> bool {
 
 fn cookie_ok(state: &AppState, headers: &HeaderMap) -> bool {
     let Some(c) = cookie_session(headers) else { return false };
-    let sessions = state.cookie_sessions.lock().unwrap_or_else(|p| p.into_inner());
-    sessions.iter().any(|s| ct_eq(s.as_bytes(), c.as_bytes()))
+    let idle = state.config.session_idle.as_millis() as u64;
+    // Sessions live in the database (hashed), so `quire admin logout-all` signs browsers out at once.
+    state.db.session_check(c, &state.config.token, quire_notebook::now_ms(), idle).unwrap_or(false)
 }
 
 fn needs_auth(path: &str) -> bool {
@@ -187,12 +188,10 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
     // Browser link exchange: a page opened with ?token= gets a session cookie and a clean URL.
     if by_query && !needs_auth(path) && req.method() == Method::GET {
         let session = random_hex(32);
-        let mut sessions = state.cookie_sessions.lock().unwrap_or_else(|p| p.into_inner());
-        if sessions.len() >= MAX_COOKIE_SESSIONS {
-            sessions.pop_front();
+        let now = quire_notebook::now_ms();
+        if let Err(e) = state.db.session_create(&session, &state.config.token, now, MAX_COOKIE_SESSIONS) {
+            return ApiError::from(e).into_response();
         }
-        sessions.push_back(session.clone());
-        drop(sessions);
         let cookie = format!("{COOKIE}={session}; HttpOnly; SameSite=Strict; Path=/");
         let mut resp = (StatusCode::FOUND, [(header::LOCATION, without_token(req.uri()))]).into_response();
         if let Ok(v) = HeaderValue::from_str(&cookie) {

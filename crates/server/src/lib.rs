@@ -25,8 +25,8 @@ use axum::serve::ListenerExt;
 use quire_notebook::{NotebookStore, SqliteDatabase};
 use state::{AppState, Inner};
 use std::future::Future;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
 
 /// Security headers on every response (the UI and API set nothing that needs more).
 async fn security_headers(
@@ -97,7 +97,6 @@ fn build_state(config: Config) -> anyhow::Result<AppState> {
         examples_dir,
         import_roots,
         ready: Default::default(),
-        cookie_sessions: Mutex::new(Default::default()),
         hub: Default::default(),
         http,
         runtime,

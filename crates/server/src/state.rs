@@ -2,10 +2,9 @@
 
 use crate::ws::hub::Hub;
 use quire_notebook::{Database, NotebookStore};
-use std::collections::VecDeque;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Everything `serve` needs, built once by the binary (or by tests in code).
@@ -25,6 +24,8 @@ pub struct Config {
     pub rate_limit_rps: u32,
     /// Failed token attempts per minute per client IP before 429s.
     pub auth_failures_per_minute: u32,
+    /// A browser session unused this long is signed out.
+    pub session_idle: Duration,
     /// WebSocket ping interval; a peer silent for three of them is dropped.
     pub ws_heartbeat: Duration,
     pub url_import_max_bytes: usize,
@@ -65,6 +66,7 @@ impl Config {
             max_body_bytes: 10 * 1024 * 1024,
             max_ws_message_bytes: 4 * 1024 * 1024,
             ws_heartbeat: Duration::from_secs(10),
+            session_idle: Duration::from_secs(7 * 24 * 3600),
             rate_limit_rps: 200,
             auth_failures_per_minute: 10,
             url_import_max_bytes: 10 * 1024 * 1024,
@@ -87,8 +89,6 @@ pub struct Inner {
     pub examples_dir: PathBuf,
     pub import_roots: Vec<PathBuf>,
     pub ready: AtomicBool,
-    /// Browser session ids, oldest first; bounded so repeated link visits cannot grow memory.
-    pub cookie_sessions: Mutex<VecDeque<String>>,
     pub hub: Hub,
     pub http: reqwest::Client,
     pub runtime: Arc<quire_runtime::Runtime>,

@@ -404,3 +404,33 @@ async fn audit_log_records_who_did_what() {
     assert_eq!(first["target"], "API_KEY");
     assert_eq!(first["ip"], "127.0.0.1");
 }
+
+#[tokio::test]
+async fn browser_sessions_outlive_a_restart_but_not_a_new_token() {
+    let s = TestServer::start().await;
+    let anon = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let r = anon.get(s.url(&format!("/?token={TOKEN}"))).send().await.unwrap();
+    let pair = r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    let (dir, tmp) = s.stop().await;
+    // Same token: still signed in.
+    let s = TestServer::start_with(quire_server::Config::new(dir.clone(), TOKEN.into())).await;
+    let r = anon.get(s.url("/api/sessions")).header("cookie", &pair).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    s.stop().await;
+    // A new token signs every browser out.
+    let s = TestServer::start_with(quire_server::Config::new(dir.clone(), "another-token-0123456789".into()))
+        .await;
+    let r = anon.get(s.url("/api/sessions")).header("cookie", &pair).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    // An idle session expires.
+    let mut config = quire_server::Config::new(dir, TOKEN.into());
+    config.session_idle = std::time::Duration::from_millis(1);
+    drop(s);
+    let s = TestServer::start_with(config).await;
+    let r = anon.get(s.url(&format!("/?token={TOKEN}"))).send().await.unwrap();
+    let pair = r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let r = anon.get(s.url("/api/sessions")).header("cookie", &pair).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    drop(tmp);
+}
