@@ -230,19 +230,23 @@ impl FileStore {
     }
 
     /// Commit the staged file (or answer a replay), in one transaction.
-    pub fn finish(&self, actor: &Actor, mut ticket: Ticket, staged: Staged, nf: NewFile) -> Result<UploadOutcome> {
+    pub fn finish(
+        &self,
+        actor: &Actor,
+        mut ticket: Ticket,
+        staged: Staged,
+        nf: NewFile,
+    ) -> Result<UploadOutcome> {
         let owner = nf.owner.filter(|o| !o.is_empty());
-        let fingerprint = hex(
-            blake3::Hasher::new()
-                .update(&staged.blake3)
-                .update(nf.filename.as_bytes())
-                .update(b"\0")
-                .update(nf.content_type.as_bytes())
-                .update(b"\0")
-                .update(owner.as_deref().unwrap_or("").as_bytes())
-                .finalize()
-                .as_bytes(),
-        );
+        let fingerprint = hex(blake3::Hasher::new()
+            .update(&staged.blake3)
+            .update(nf.filename.as_bytes())
+            .update(b"\0")
+            .update(nf.content_type.as_bytes())
+            .update(b"\0")
+            .update(owner.as_deref().unwrap_or("").as_bytes())
+            .finalize()
+            .as_bytes());
         let sha256 = hex(&staged.sha256);
         if let Some(prev) = ticket.replay_of.as_deref() {
             return if prev == fingerprint {
@@ -289,7 +293,13 @@ impl FileStore {
     }
 
     /// The whole upload in one call (tus completion, tests, benchmarks).
-    pub fn put(self: &Arc<Self>, actor: &Actor, reader: &mut dyn Read, nf: NewFile, key: Option<&str>) -> Result<UploadOutcome> {
+    pub fn put(
+        self: &Arc<Self>,
+        actor: &Actor,
+        reader: &mut dyn Read,
+        nf: NewFile,
+        key: Option<&str>,
+    ) -> Result<UploadOutcome> {
         let ticket = self.begin(actor, key)?;
         let adm = if self.is_replay(&ticket) {
             Admission::unlimited(self.config.max_file_size)

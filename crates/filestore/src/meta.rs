@@ -59,9 +59,16 @@ pub enum ListBy<'a> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum IdemState {
     /// New: the caller owns the key now and will use this file id.
-    Fresh { file_id: String },
-    InFlight { file_id: String },
-    Done { file_id: String, fingerprint: String },
+    Fresh {
+        file_id: String,
+    },
+    InFlight {
+        file_id: String,
+    },
+    Done {
+        file_id: String,
+        fingerprint: String,
+    },
 }
 
 /// A tus upload's durable state (the bytes are in `uploads/<id>.part`).

@@ -72,7 +72,9 @@ impl RangeReader {
         self.next += 1;
         let data = match self.store.verified_chunk(&c.hash) {
             Ok(d) if d.len() == c.len as usize => d,
-            Ok(_) => return Some(Err(self.store.damaged(&self.file, c.hash, "chunk length mismatch".into()))),
+            Ok(_) => {
+                return Some(Err(self.store.damaged(&self.file, c.hash, "chunk length mismatch".into())));
+            }
             Err(detail) => {
                 self.done = true;
                 return Some(Err(self.store.damaged(&self.file, c.hash, detail)));

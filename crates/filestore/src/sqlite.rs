@@ -60,7 +60,8 @@ pub struct SqliteMeta {
     conn: Mutex<Connection>,
 }
 
-const FILE_COLS: &str = "id, user_id, owner, filename, content_type, extension, size, blake3, sha256, chunk_count,
+const FILE_COLS: &str =
+    "id, user_id, owner, filename, content_type, extension, size, blake3, sha256, chunk_count,
     created_at, btl_days, expires_at, public, damaged, inline_data";
 
 fn file_row(r: &Row<'_>) -> rusqlite::Result<FileRecord> {
@@ -86,7 +87,8 @@ fn file_row(r: &Row<'_>) -> rusqlite::Result<FileRecord> {
 
 fn hash_col(r: &Row<'_>, i: usize) -> rusqlite::Result<Hash> {
     let v: Vec<u8> = r.get(i)?;
-    v.try_into().map_err(|_| rusqlite::Error::InvalidColumnType(i, "hash".into(), rusqlite::types::Type::Blob))
+    v.try_into()
+        .map_err(|_| rusqlite::Error::InvalidColumnType(i, "hash".into(), rusqlite::types::Type::Blob))
 }
 
 /// The media type without parameters, lowercased (`by-type` matches on it).
@@ -145,12 +147,16 @@ impl MetadataStore for SqliteMeta {
             let mut ins = tx.prepare_cached(
                 "INSERT INTO file_chunks (file_id, idx, hash, offset, len) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?;
-            let mut take =
-                tx.prepare_cached("UPDATE chunks SET refcount = refcount + 1, zero_since = NULL WHERE hash = ?1")?;
+            let mut take = tx.prepare_cached(
+                "UPDATE chunks SET refcount = refcount + 1, zero_since = NULL WHERE hash = ?1",
+            )?;
             for (i, ch) in chunks.iter().enumerate() {
                 ins.execute(params![f.id, i as i64, &ch.hash[..], ch.offset as i64, ch.len])?;
                 if take.execute([&ch.hash[..]])? != 1 {
-                    return Err(FileStoreError::Database(format!("chunk {} is not recorded", crate::hex(&ch.hash))));
+                    return Err(FileStoreError::Database(format!(
+                        "chunk {} is not recorded",
+                        crate::hex(&ch.hash)
+                    )));
                 }
             }
         }
@@ -176,7 +182,8 @@ impl MetadataStore for SqliteMeta {
 
     fn file_chunks(&self, id: &str) -> Result<Vec<ChunkRef>> {
         let c = self.conn();
-        let mut st = c.prepare_cached("SELECT hash, offset, len FROM file_chunks WHERE file_id = ?1 ORDER BY idx")?;
+        let mut st =
+            c.prepare_cached("SELECT hash, offset, len FROM file_chunks WHERE file_id = ?1 ORDER BY idx")?;
         let rows = st.query_map([id], |r| {
             Ok(ChunkRef { hash: hash_col(r, 0)?, offset: r.get::<_, i64>(1)? as u64, len: r.get(2)? })
         })?;
@@ -229,9 +236,11 @@ impl MetadataStore for SqliteMeta {
             |r| r.get(0),
         )?;
         let today: i64 = c
-            .query_row("SELECT count FROM daily_uploads WHERE user_id = ?1 AND day = ?2", params![user_id, day], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT count FROM daily_uploads WHERE user_id = ?1 AND day = ?2",
+                params![user_id, day],
+                |r| r.get(0),
+            )
             .optional()?
             .unwrap_or(0);
         Ok((used as u64, today as u64))
@@ -239,8 +248,9 @@ impl MetadataStore for SqliteMeta {
 
     fn expired_files(&self, now: i64, limit: usize) -> Result<Vec<String>> {
         let c = self.conn();
-        let mut st =
-            c.prepare_cached("SELECT id FROM files WHERE expires_at IS NOT NULL AND expires_at <= ?1 LIMIT ?2")?;
+        let mut st = c.prepare_cached(
+            "SELECT id FROM files WHERE expires_at IS NOT NULL AND expires_at <= ?1 LIMIT ?2",
+        )?;
         let rows = st.query_map(params![now, limit as i64], |r| r.get(0))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
@@ -352,7 +362,16 @@ impl MetadataStore for SqliteMeta {
         self.conn().execute(
             "INSERT INTO uploads (id, user_id, length, offset, metadata, created_at, expires_at, file_id)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![u.id, u.user_id, u.length.map(|l| l as i64), u.offset as i64, meta, u.created_at, u.expires_at, u.file_id],
+            params![
+                u.id,
+                u.user_id,
+                u.length.map(|l| l as i64),
+                u.offset as i64,
+                meta,
+                u.created_at,
+                u.expires_at,
+                u.file_id
+            ],
         )?;
         Ok(())
     }

@@ -103,7 +103,8 @@ fn corruption_is_detected_marked_and_reported_by_fsck() {
 
 #[test]
 fn quota_daily_limit_and_size() {
-    let cfg = StoreConfig { quota_bytes: 10_000, max_uploads_per_day: 2, max_file_size: 8_000, ..small_chunks() };
+    let cfg =
+        StoreConfig { quota_bytes: 10_000, max_uploads_per_day: 2, max_file_size: 8_000, ..small_chunks() };
     let (_d, s) = store(cfg);
     let a = user("u1");
     assert!(matches!(
@@ -116,7 +117,10 @@ fn quota_daily_limit_and_size() {
         Err(FileStoreError::QuotaExceeded { used: 6_000, limit: 10_000 })
     ));
     s.put(&a, &mut Cursor::new(noise(10, 2)), nf("b"), None).unwrap();
-    assert!(matches!(s.put(&a, &mut Cursor::new(b"x"), nf("c"), None), Err(FileStoreError::DailyLimit { .. })));
+    assert!(matches!(
+        s.put(&a, &mut Cursor::new(b"x"), nf("c"), None),
+        Err(FileStoreError::DailyLimit { .. })
+    ));
     assert_eq!(s.usage(&a).unwrap(), (6_010, 2));
 }
 
@@ -172,7 +176,8 @@ fn tus_append_checksum_offset_and_finish() {
     ));
     assert_eq!(s.tus_get(&a, &up.id).unwrap().offset, 40_000, "a bad chunk is discarded");
     assert!(matches!(s.tus_get(&user("u2"), &up.id), Err(FileStoreError::UploadNotFound)));
-    let good = Checksum { algo: ChecksumAlgo::Blake3, digest: blake3::hash(&data[40_000..]).as_bytes().to_vec() };
+    let good =
+        Checksum { algo: ChecksumAlgo::Blake3, digest: blake3::hash(&data[40_000..]).as_bytes().to_vec() };
     let done = s.tus_append(&a, &up.id, 40_000, &mut Cursor::new(&data[40_000..]), Some(good)).unwrap();
     let id = done.file_id.unwrap();
     assert_eq!(read_all(&s, &a, &id, 0, u64::MAX).unwrap(), data);

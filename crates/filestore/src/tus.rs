@@ -100,7 +100,12 @@ impl FileStore {
         Ok(UploadLock { store: self, id: id.to_string() })
     }
 
-    pub fn tus_create(&self, actor: &Actor, length: u64, metadata: Vec<(String, String)>) -> Result<UploadRecord> {
+    pub fn tus_create(
+        &self,
+        actor: &Actor,
+        length: u64,
+        metadata: Vec<(String, String)>,
+    ) -> Result<UploadRecord> {
         self.admit(actor, Some(length))?;
         let id = crate::hex(&{
             let mut b = [0u8; 16];

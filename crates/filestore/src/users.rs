@@ -85,7 +85,11 @@ impl UserStore {
             return Err(FileStoreError::Invalid("Role must be user or admin".into()));
         }
         let hash = hash_password(password)?;
-        let user = User { id: format!("user_{}", &random_token("")[..24]), email: email.to_string(), role: role.into() };
+        let user = User {
+            id: format!("user_{}", &random_token("")[..24]),
+            email: email.to_string(),
+            role: role.into(),
+        };
         let n = self.conn().execute(
             "INSERT INTO users (id, email, password_hash, role, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT(email) DO NOTHING",
@@ -105,10 +109,15 @@ impl UserStore {
         .optional()?)
     }
 
+    pub fn user(&self, id: &str) -> Result<Option<User>> {
+        Ok(self.user_where("SELECT id, email, role, '' FROM users WHERE id = ?1", id)?.map(|(u, _)| u))
+    }
+
     /// Wrong password, unknown user and malformed email all fail the same way.
     pub fn login(&self, email: &str, password: &str) -> Result<User> {
         let denied = || FileStoreError::Unauthorized("Invalid credentials".into());
-        let found = self.user_where("SELECT id, email, role, password_hash FROM users WHERE email = ?1", email)?;
+        let found =
+            self.user_where("SELECT id, email, role, password_hash FROM users WHERE email = ?1", email)?;
         match found {
             Some((u, hash)) if verify_password(password, &hash) => Ok(u),
             Some(_) => Err(denied()),
@@ -151,8 +160,9 @@ impl UserStore {
 
     /// A new access token for a valid refresh token.
     pub fn refresh(&self, refresh: &str) -> Result<(User, String)> {
-        let user =
-            self.by_token(refresh, "refresh")?.ok_or(FileStoreError::Unauthorized("Invalid refresh token".into()))?;
+        let user = self
+            .by_token(refresh, "refresh")?
+            .ok_or(FileStoreError::Unauthorized("Invalid refresh token".into()))?;
         let access = random_token("qa_");
         self.conn().execute(
             "INSERT INTO tokens (hash, user_id, kind, expires_at) VALUES (?1, ?2, 'access', ?3)",

@@ -111,7 +111,16 @@ fn cookie_ok(state: &AppState, headers: &HeaderMap) -> bool {
 }
 
 fn needs_auth(path: &str) -> bool {
-    path == "/api" || path.starts_with("/api/") || path == "/websocket" || path == "/websocket/"
+    // `/api/files/...` are FileDB aliases: they check FileDB credentials themselves (files::actor).
+    let api = (path == "/api" || path.starts_with("/api/")) && !path.starts_with("/api/files/");
+    api || path == "/websocket" || path == "/websocket/"
+}
+
+/// The server token by header, `?token=`, or the session cookie (the file routes treat it as admin).
+pub(crate) fn server_token_ok(state: &AppState, headers: &HeaderMap, uri: &Uri) -> bool {
+    header_token(headers).is_some_and(|t| token_ok(state, t))
+        || query_token(uri).is_some_and(|t| token_ok(state, &t))
+        || cookie_ok(state, headers)
 }
 
 fn is_ws_upgrade(req: &Request) -> bool {

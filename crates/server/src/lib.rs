@@ -6,6 +6,7 @@
 mod auth;
 mod error;
 mod extract;
+mod files;
 mod log;
 mod routes;
 mod state;
@@ -76,6 +77,8 @@ fn build_state(config: Config) -> anyhow::Result<AppState> {
         }
     }
     let http = http_client(&config)?;
+    let files = quire_filestore::FileStore::open(&config.data_dir.join("files"), config.files.clone())?;
+    let users = quire_filestore::users::UserStore::open(&files.db_path())?;
     Ok(Arc::new(Inner {
         config,
         store,
@@ -86,6 +89,8 @@ fn build_state(config: Config) -> anyhow::Result<AppState> {
         cookie_sessions: Mutex::new(Default::default()),
         hub: Default::default(),
         http,
+        files,
+        users,
     }))
 }
 
@@ -129,6 +134,7 @@ pub async fn serve(
         }
         loader.ready.store(true, Ordering::Release);
     });
+    files::spawn_sweeper(state.clone());
     // TCP_NODELAY: small WebSocket frames must not wait for a delayed ACK (~40 ms).
     let listener = listener.tap_io(|tcp| {
         if let Err(e) = tcp.set_nodelay(true) {

@@ -23,6 +23,10 @@ pub struct Config {
     pub max_ws_message_bytes: usize,
     pub url_import_max_bytes: usize,
     pub url_import_timeout: Duration,
+    /// File store limits and sizes (issue 6).
+    pub files: quire_filestore::StoreConfig,
+    /// `/auth/register` open to anyone (`--signup open`); otherwise only the server token may add users.
+    pub signup_open: bool,
 }
 
 impl std::fmt::Debug for Config {
@@ -50,6 +54,8 @@ impl Config {
             max_ws_message_bytes: 4 * 1024 * 1024,
             url_import_max_bytes: 10 * 1024 * 1024,
             url_import_timeout: Duration::from_secs(30),
+            files: Default::default(),
+            signup_open: false,
         }
     }
 }
@@ -66,6 +72,8 @@ pub struct Inner {
     pub cookie_sessions: Mutex<VecDeque<String>>,
     pub hub: Hub,
     pub http: reqwest::Client,
+    pub files: Arc<quire_filestore::FileStore>,
+    pub users: quire_filestore::users::UserStore,
 }
 
 pub type AppState = Arc<Inner>;

@@ -86,6 +86,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .nest("/api", api(state))
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
+        .merge(crate::files::router())
         .route("/websocket", get(crate::ws::upgrade))
         .route("/websocket/", get(crate::ws::upgrade))
         .route("/", get(ui::index))
