@@ -18,6 +18,26 @@ struct Cli {
 enum Command {
     /// Serve notebooks over HTTP and WebSocket.
     Serve(ServeArgs),
+    /// Check every stored file chunk and manifest (re-hash everything); exit 1 when damage is found.
+    Fsck(FsckArgs),
+}
+
+#[derive(Parser)]
+struct FsckArgs {
+    /// Data directory. Default: ~/.quire
+    #[arg(long, env = "QUIRE_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Quarantine bad chunks, mark damaged files, recompute reference counts.
+    #[arg(long)]
+    repair: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Signup {
+    /// Only the server token can create users.
+    Closed,
+    /// Anyone can register at /auth/register.
+    Open,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -60,6 +80,18 @@ struct ServeArgs {
     /// Maximum WebSocket message in bytes.
     #[arg(long, env = "QUIRE_MAX_WS_MESSAGE", default_value_t = 4 * 1024 * 1024)]
     max_ws_message: usize,
+    /// Who may register file-store users at /auth/register.
+    #[arg(long, env = "QUIRE_SIGNUP", value_enum, default_value = "closed")]
+    signup: Signup,
+    /// Largest file the file store accepts, in bytes.
+    #[arg(long, env = "QUIRE_FILE_MAX_SIZE", default_value_t = 5 << 30)]
+    file_max_size: u64,
+    /// Bytes each file-store user may keep (the server token is unlimited).
+    #[arg(long, env = "QUIRE_FILE_QUOTA", default_value_t = 500 << 20)]
+    file_quota: u64,
+    /// Default lifetime of uploaded files in days when BTL-Days is absent (0 = never expire).
+    #[arg(long, env = "QUIRE_FILE_BTL_DAYS", default_value_t = 7)]
+    file_btl_days: i64,
     /// Log format: human-readable text (default) or one JSON object per line.
     #[arg(long, env = "QUIRE_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
@@ -159,6 +191,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.import_roots = args.import_roots;
     config.max_body_bytes = args.max_body;
     config.max_ws_message_bytes = args.max_ws_message;
+    config.signup_open = args.signup == Signup::Open;
+    config.files.max_file_size = args.file_max_size;
+    config.files.quota_bytes = args.file_quota;
+    config.files.default_btl_days = args.file_btl_days;
     tracing::info!(?config, %addr, "starting");
     quire_server::serve(config, listener, shutdown).await
 }
@@ -168,5 +204,20 @@ fn main() -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
         Command::Serve(args) => rt.block_on(serve(args)),
+        Command::Fsck(args) => fsck(args),
     }
+}
+
+fn fsck(args: FsckArgs) -> anyhow::Result<()> {
+    init_logging(LogFormat::Text);
+    let data_dir = match args.data_dir {
+        Some(d) => d,
+        None => default_data_dir()?,
+    };
+    let report = quire_server::fsck(&data_dir, args.repair)?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    if !report["clean"].as_bool().unwrap_or(false) {
+        std::process::exit(1);
+    }
+    Ok(())
 }

@@ -146,6 +146,23 @@ pub async fn serve(
     Ok(())
 }
 
+/// `quire fsck`: verify (and with `repair`, fix) the file store under `data_dir`, as JSON.
+pub fn fsck(data_dir: &std::path::Path, repair: bool) -> anyhow::Result<serde_json::Value> {
+    let store = quire_filestore::FileStore::open(&data_dir.join("files"), Default::default())?;
+    let r = store.fsck(repair)?;
+    Ok(serde_json::json!({
+        "clean": r.is_clean(),
+        "repaired": r.repaired,
+        "chunks_checked": r.chunks_checked,
+        "files_checked": r.files_checked,
+        "corrupt_chunks": r.corrupt_chunks,
+        "missing_chunks": r.missing_chunks,
+        "damaged_files": r.damaged_files,
+        "orphan_blobs": r.orphan_blobs,
+        "refcounts_fixed": r.refcounts_fixed,
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
