@@ -1,4 +1,4 @@
-//! `cargo run --release -p quire-bench -- [edit|http|codec] [N]`: starts the real server on 127.0.0.1:0
+//! `cargo run --release -p quire-bench -- [edit|http|codec|files] [N]`: starts the real server on 127.0.0.1:0
 //! in a temp dir and prints latency percentiles measured exactly as a client sees them.
 
 use anyhow::{Context, bail};
@@ -7,6 +7,8 @@ use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+mod files;
 
 const TOKEN: &str = "bench-token-0123456789abcdef";
 
@@ -202,11 +204,13 @@ fn main() -> anyhow::Result<()> {
         "edit" => rt.block_on(edit(n)),
         "http" => rt.block_on(http(n)),
         "codec" => codec(n),
+        // `files [MiB]`: the file store (default 100 MiB).
+        "files" => rt.block_on(files::run(args.get(1).map(|s| s.parse()).transpose()?.unwrap_or(100))),
         "all" => {
             codec(n)?;
             rt.block_on(http(n))?;
             rt.block_on(edit(n))
         }
-        other => bail!("unknown benchmark '{other}' (edit, http, codec, all)"),
+        other => bail!("unknown benchmark '{other}' (edit, http, codec, files, all)"),
     }
 }

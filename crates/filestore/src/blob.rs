@@ -43,8 +43,20 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
 }
 
 impl LocalBlobStore {
+    /// Creates all 256 shard directories up front, so a write never pays for a directory create.
     pub fn open(root: &Path) -> Result<Self> {
         fs::create_dir_all(root)?;
+        let mut created = false;
+        for i in 0..=255u8 {
+            let d = root.join(format!("{i:02x}"));
+            if !d.is_dir() {
+                fs::create_dir(&d)?;
+                created = true;
+            }
+        }
+        if created {
+            sync_dir(root)?;
+        }
         Ok(LocalBlobStore { root: root.to_path_buf() })
     }
 
@@ -60,10 +72,6 @@ impl LocalBlobStore {
 impl BlobStore for LocalBlobStore {
     fn put(&self, hash: &Hash, stored: &[u8]) -> Result<()> {
         let dir = self.shard(hash);
-        if !dir.exists() {
-            fs::create_dir_all(&dir)?;
-            sync_dir(&self.root)?;
-        }
         let tmp = dir.join(format!(".{}.tmp-{}", hex(hash), random_suffix()));
         let result = (|| {
             let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;

@@ -59,6 +59,8 @@ pub struct Staged {
     pub inline: Option<Vec<u8>>,
     /// Stored bytes this upload actually wrote (0 when everything deduplicated).
     pub new_bytes: u64,
+    /// `(hash, size, stored size)` of the chunks this upload wrote; recorded at commit.
+    new_chunks: Vec<(Hash, u32, u32)>,
 }
 
 impl Drop for Staged {
@@ -187,39 +189,77 @@ impl FileStore {
             chunks: Vec::new(),
             inline: None,
             new_bytes: 0,
+            new_chunks: Vec::new(),
         };
-        let mut written: Vec<Hash> = Vec::new();
+        let mut written: Vec<(Hash, u32, u32)> = Vec::new();
         let p = self.config.chunk;
-        let result = (|| -> Result<()> {
-            for item in fastcdc::v2020::StreamCDC::new(&mut hr, p.min, p.avg, p.max) {
-                let c = item.map_err(|e| match e {
-                    fastcdc::v2020::Error::IoError(io) => FileStoreError::Aborted(io.to_string()),
-                    other => FileStoreError::Aborted(other.to_string()),
-                })?;
-                // A first chunk shorter than the minimum is the whole file.
-                if c.offset == 0 && c.length <= self.config.inline_max {
-                    staged.inline = Some(c.data);
-                    continue;
+        // Two stages on two threads: chunking and hashing here, compression + write + fsync in the
+        // writer, with at most two chunks in flight between them (bounded memory, overlapped fsync).
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(Hash, Vec<u8>)>(2);
+        let rx = std::sync::Mutex::new(rx);
+        let result = std::thread::scope(|scope| -> Result<()> {
+            let rx = &rx;
+            let blobs = &self.blobs;
+            let write = move || -> Result<Vec<(Hash, u32, u32)>> {
+                let mut done = Vec::new();
+                loop {
+                    let next = crate::lock(&rx).recv();
+                    let Ok((hash, data)) = next else { return Ok(done) };
+                    let stored = blob::encode(&data);
+                    blobs.put(&hash, &stored)?;
+                    done.push((hash, data.len() as u32, stored.len() as u32));
                 }
-                let hash = *blake3::hash(&c.data).as_bytes();
-                self.pin(&hash);
-                staged.chunks.push(ChunkRef { hash, offset: c.offset, len: c.length as u32 });
-                if !(self.meta.chunk_exists(&hash)? && self.blobs.exists(&hash)?) {
-                    let stored = blob::encode(&c.data);
-                    self.blobs.put(&hash, &stored)?;
-                    self.meta.record_chunk(&hash, c.length as u32, stored.len() as u32, now_ms())?;
-                    staged.new_bytes += stored.len() as u64;
-                    written.push(hash);
+            };
+            let writers = [scope.spawn(write), scope.spawn(write)];
+            let mut seen = std::collections::HashSet::new();
+            let read = (|| -> Result<()> {
+                for item in fastcdc::v2020::StreamCDC::new(&mut hr, p.min, p.avg, p.max) {
+                    let c = item.map_err(|e| match e {
+                        fastcdc::v2020::Error::IoError(io) => FileStoreError::Aborted(io.to_string()),
+                        other => FileStoreError::Aborted(other.to_string()),
+                    })?;
+                    // A first chunk shorter than the minimum is the whole file.
+                    if c.offset == 0 && c.length <= self.config.inline_max {
+                        staged.inline = Some(c.data);
+                        continue;
+                    }
+                    let hash = *blake3::hash(&c.data).as_bytes();
+                    self.pin(&hash);
+                    staged.chunks.push(ChunkRef { hash, offset: c.offset, len: c.length as u32 });
+                    let known = self.meta.chunk_exists(&hash)? && self.blobs.exists(&hash)?;
+                    if !known && seen.insert(hash) && tx.send((hash, c.data)).is_err() {
+                        break; // the writer failed; its error is reported below
+                    }
+                }
+                Ok(())
+            })();
+            drop(tx);
+            let mut first_err = None;
+            for w in writers {
+                match w.join() {
+                    Ok(Ok(mut done)) => written.append(&mut done),
+                    Ok(Err(e)) => first_err = first_err.or(Some(e)),
+                    Err(_) => {
+                        first_err =
+                            first_err.or(Some(FileStoreError::Aborted("chunk writer panicked".into())))
+                    }
                 }
             }
+            read?;
+            if let Some(e) = first_err {
+                return Err(e);
+            }
             Ok(())
-        })();
+        });
         if hr.over {
             return Err(adm.error());
         }
         result?;
         // Renames become durable here, before anything can reference the chunks.
-        self.blobs.sync(&written)?;
+        let hashes: Vec<Hash> = written.iter().map(|w| w.0).collect();
+        self.blobs.sync(&hashes)?;
+        staged.new_bytes = written.iter().map(|w| w.2 as u64).sum();
+        staged.new_chunks = written;
         staged.size = hr.count;
         staged.blake3 = *hr.blake3.finalize().as_bytes();
         staged.sha256 = hr.sha256.finalize().into();
@@ -286,6 +326,7 @@ impl FileStore {
             idempotency: key.as_deref().map(|k| (actor.user_id.as_str(), k)),
             fingerprint: &fingerprint,
             day: now / DAY_MS,
+            new_chunks: &staged.new_chunks,
         };
         self.meta.commit_file(&rec, &staged.chunks, extras)?;
         ticket.meta = None; // committed: the key is done, not to be released

@@ -92,14 +92,17 @@ pub struct CommitExtras<'a> {
     pub idempotency: Option<(&'a str, &'a str)>,
     pub fingerprint: &'a str,
     pub day: i64,
+    /// `(hash, size, stored size)` of chunks written by this upload, recorded in the same transaction.
+    pub new_chunks: &'a [(crate::Hash, u32, u32)],
 }
 
 pub trait MetadataStore: Send + Sync {
-    /// Is the chunk recorded? Records a freshly durable chunk (refcount 0, GC clock started) if not.
+    /// Is the chunk recorded (by a committed file, possibly at count 0 in its grace period)?
     fn chunk_exists(&self, hash: &Hash) -> Result<bool>;
+    /// Record a durable blob as an unreferenced chunk (fsck adopting an orphan; GC collects it later).
     fn record_chunk(&self, hash: &Hash, size: u32, stored_size: u32, now: i64) -> Result<()>;
-    /// Insert the manifest, take a reference on every chunk, count the upload, complete the key:
-    /// one transaction.
+    /// Record new chunks, insert the manifest, take a reference on every chunk, count the upload,
+    /// complete the key: one transaction.
     fn commit_file(&self, file: &FileRecord, chunks: &[ChunkRef], extras: CommitExtras<'_>) -> Result<()>;
     fn file(&self, id: &str) -> Result<Option<FileRecord>>;
     fn file_chunks(&self, id: &str) -> Result<Vec<ChunkRef>>;

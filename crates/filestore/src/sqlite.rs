@@ -144,6 +144,12 @@ impl MetadataStore for SqliteMeta {
             ],
         )?;
         {
+            let mut rec = tx.prepare_cached(
+                "INSERT INTO chunks (hash, size, stored_size, refcount) VALUES (?1, ?2, ?3, 0) ON CONFLICT(hash) DO NOTHING",
+            )?;
+            for (h, size, stored) in extras.new_chunks {
+                rec.execute(params![&h[..], size, stored])?;
+            }
             let mut ins = tx.prepare_cached(
                 "INSERT INTO file_chunks (file_id, idx, hash, offset, len) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?;
