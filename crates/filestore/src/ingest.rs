@@ -203,7 +203,7 @@ impl FileStore {
             let write = move || -> Result<Vec<(Hash, u32, u32)>> {
                 let mut done = Vec::new();
                 loop {
-                    let next = crate::lock(&rx).recv();
+                    let next = crate::lock(rx).recv();
                     let Ok((hash, data)) = next else { return Ok(done) };
                     let stored = blob::encode(&data);
                     blobs.put(&hash, &stored)?;
