@@ -4,4 +4,5 @@ mod common;
 mod files;
 mod notebooks;
 mod security;
+mod tus_client;
 mod ws;
