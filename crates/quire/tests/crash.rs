@@ -30,6 +30,8 @@ fn start(data: &Path) -> (Child, String) {
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("server never became ready");
 }
 
