@@ -12,6 +12,25 @@ pub struct SweepReport {
 }
 
 impl FileStore {
+    /// Adopt blobs that no chunk row knows (an upload died between writing chunks and committing) as
+    /// unreferenced chunks, so GC removes them after the grace period. Chunks pinned by uploads in
+    /// progress are left alone. Returns how many were adopted.
+    pub fn adopt_orphans(&self) -> Result<usize> {
+        let known: std::collections::HashSet<crate::Hash> =
+            self.meta.all_chunks()?.into_iter().map(|(h, _)| h).collect();
+        let mut n = 0;
+        for hash in self.blobs.list()? {
+            let pins = lock(&self.pins);
+            if known.contains(&hash) || pins.contains_key(&hash) {
+                continue;
+            }
+            // Sizes are informational; 0 marks "adopted, not measured".
+            self.meta.record_chunk(&hash, 0, 0, now_ms())?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
     pub fn sweep(&self) -> Result<SweepReport> {
         self.sweep_at(now_ms())
     }

@@ -183,3 +183,17 @@ fn tus_append_checksum_offset_and_finish() {
     assert_eq!(read_all(&s, &a, &id, 0, u64::MAX).unwrap(), data);
     assert_eq!(s.file(&a, &id).unwrap().filename, "t.bin");
 }
+
+#[test]
+fn orphan_blobs_are_adopted_then_collected() {
+    let (_d, s) = store(small_chunks());
+    let h = *blake3::hash(b"orphan").as_bytes();
+    s.blobs.put(&h, &blob::encode(b"orphan")).unwrap();
+    let pinned = *blake3::hash(b"in flight").as_bytes();
+    s.blobs.put(&pinned, &blob::encode(b"in flight")).unwrap();
+    s.pin(&pinned);
+    assert_eq!(s.adopt_orphans().unwrap(), 1, "a pinned chunk belongs to an upload in progress");
+    assert_eq!(s.sweep().unwrap().chunks_deleted, 0);
+    assert_eq!(s.sweep_at(now_ms() + s.config.gc_grace_ms + 1).unwrap().chunks_deleted, 1);
+    assert_eq!(s.blobs.list().unwrap(), vec![pinned]);
+}

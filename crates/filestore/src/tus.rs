@@ -134,7 +134,8 @@ impl FileStore {
     pub fn tus_get(self: &Arc<Self>, actor: &Actor, id: &str) -> Result<UploadRecord> {
         let rec = self.tus_record(actor, id)?;
         if rec.file_id.is_none() && rec.length == Some(rec.offset) {
-            let _l = self.lock_upload(id)?;
+            // A PATCH in progress will finish it; report the state as it is.
+            let Ok(_l) = self.lock_upload(id) else { return Ok(rec) };
             let rec = self.tus_record(actor, id)?;
             if rec.file_id.is_none() {
                 return self.tus_finalize(rec);

@@ -208,14 +208,25 @@ fn with_cors(mut resp: Response, origin: Option<HeaderValue>, preflight: bool) -
     h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
     h.insert(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
     h.append(header::VARY, HeaderValue::from_static("Origin"));
+    // Browser file clients (tus, downloads) need to read these.
+    h.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static(
+            "location, upload-offset, upload-length, upload-expires, tus-resumable, tus-version, x-file-id, \
+             content-range, content-disposition, x-file-size, x-file-extension, x-upload-date",
+        ),
+    );
     if preflight {
         h.insert(
             header::ACCESS_CONTROL_ALLOW_METHODS,
-            HeaderValue::from_static("GET, POST, PUT, DELETE, OPTIONS"),
+            HeaderValue::from_static("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"),
         );
         h.insert(
             header::ACCESS_CONTROL_ALLOW_HEADERS,
-            HeaderValue::from_static("authorization, content-type, x-request-id"),
+            HeaderValue::from_static(
+                "authorization, content-type, x-request-id, x-api-key, idempotency-key, btl-days, range, \
+                 tus-resumable, upload-length, upload-offset, upload-metadata, upload-checksum",
+            ),
         );
         h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
     }

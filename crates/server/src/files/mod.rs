@@ -253,6 +253,14 @@ pub fn permissions(role: &str) -> Value {
 /// Expired files and uploads are swept, and chunks past their grace period collected, every minute.
 pub fn spawn_sweeper(s: AppState) {
     tokio::spawn(async move {
+        let files = s.files.clone();
+        match tokio::task::spawn_blocking(move || files.adopt_orphans()).await {
+            Ok(Ok(n)) if n > 0 => {
+                tracing::info!(chunks = n, "orphan chunks from an interrupted upload will be collected")
+            }
+            Ok(Err(e)) => tracing::error!(error = %e, "orphan chunk scan failed"),
+            _ => {}
+        }
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
         loop {
             tick.tick().await;
