@@ -316,7 +316,7 @@ impl FileStore {
             chunk_count: staged.chunks.len().max(1) as u32,
             created_at: now,
             btl_days: Some(btl),
-            expires_at: (btl > 0).then(|| now + btl * DAY_MS),
+            expires_at: (btl > 0).then(|| now + btl * self.config.btl_day_ms),
             public: false,
             damaged: false,
             inline: staged.inline.clone(),

@@ -106,6 +106,8 @@ pub struct StoreConfig {
     pub max_uploads_per_day: u64,
     /// `BTL-Days` when the request has none; 0 = never expires.
     pub default_btl_days: i64,
+    /// Length of one `BTL-Days` day (a day; tests shorten it to see expiry happen).
+    pub btl_day_ms: i64,
     /// How long a chunk stays after its count reached 0 (a concurrent upload may dedup against it).
     pub gc_grace_ms: i64,
     /// Files up to this size are stored inline in SQLite.
@@ -124,6 +126,7 @@ impl Default for StoreConfig {
             quota_bytes: 500 << 20,
             max_uploads_per_day: 50,
             default_btl_days: 7,
+            btl_day_ms: DAY_MS,
             gc_grace_ms: 10 * 60 * 1000,
             inline_max: 4096,
             chunk: ChunkParams { min: 256 << 10, avg: 1 << 20, max: 4 << 20 },

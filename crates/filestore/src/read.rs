@@ -73,6 +73,7 @@ impl RangeReader {
         let data = match self.store.verified_chunk(&c.hash) {
             Ok(d) if d.len() == c.len as usize => d,
             Ok(_) => {
+                self.done = true;
                 return Some(Err(self.store.damaged(&self.file, c.hash, "chunk length mismatch".into())));
             }
             Err(detail) => {

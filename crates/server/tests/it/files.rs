@@ -424,6 +424,34 @@ async fn expiry_fields() {
     }
 }
 
+#[tokio::test]
+async fn expired_files_answer_404_at_once() {
+    // One BTL day lasts 300 ms here, so expiry can be watched happen.
+    let (s, _t) = start(true, |c| c.files.btl_day_ms = 300).await;
+    let tok = register(&s, "expire@test.local").await;
+    let f = form("gone.txt", "text/plain", b"short-lived".to_vec()).text("owner", "expiring");
+    let (_, v) = upload(&s, &tok, f, &[("btl-days", "1")]).await;
+    let id = v["file_id"].as_str().unwrap().to_string();
+    let (_, keep) =
+        upload(&s, &tok, form("keep.txt", "text/plain", b"kept".to_vec()), &[("btl-days", "0")]).await;
+    assert_eq!(get_bytes(&s, &tok, &format!("/files/{id}")).await.0, 200);
+    let mut gone = false;
+    for _ in 0..300 {
+        if get_json(&s, &tok, &format!("/files/{id}")).await.0 == 404 {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(gone, "the file never expired");
+    assert_eq!(get_json(&s, &tok, &format!("/files/{id}/info")).await.0, 404);
+    assert_eq!(get_json(&s, &tok, "/files/by-owner/expiring").await.1["count"], 0);
+    let (_, q) = get_json(&s, &tok, "/quota").await;
+    assert_eq!(q["used_bytes"], 4, "expired files stop counting against the quota");
+    let keep_id = keep["file_id"].as_str().unwrap();
+    assert_eq!(get_bytes(&s, &tok, &format!("/files/{keep_id}")).await.2, b"kept");
+}
+
 async fn tus(
     s: &TestServer,
     method: reqwest::Method,
