@@ -33,7 +33,7 @@ fn migrations() -> Migrations<'static> {
              fingerprint TEXT, file_id TEXT NOT NULL, created_at INTEGER NOT NULL, PRIMARY KEY (user_id, key));
          CREATE TABLE uploads (id TEXT PRIMARY KEY, user_id TEXT NOT NULL, length INTEGER, offset INTEGER NOT NULL,
              metadata TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, file_id TEXT);
-         CREATE TABLE users (id TEXT PRIMARY KEY, email TEXT NOT NULL UNIQUE, password_hash TEXT NOT NULL,
+         CREATE TABLE users (id TEXT PRIMARY KEY, email TEXT NOT NULL UNIQUE COLLATE NOCASE, password_hash TEXT NOT NULL,
              role TEXT NOT NULL, created_at INTEGER NOT NULL);
          CREATE TABLE tokens (hash TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
              kind TEXT NOT NULL, expires_at INTEGER NOT NULL);

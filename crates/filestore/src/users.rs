@@ -246,6 +246,8 @@ mod tests {
         assert!(matches!(s.register("a@b.c", "password1", "user"), Err(FileStoreError::Conflict(_))));
         assert!(matches!(s.register("nope", "password1", "user"), Err(FileStoreError::Invalid(_))));
         assert_eq!(s.login("a@b.c", "password1").unwrap(), u);
+        assert_eq!(s.login("A@B.c", "password1").unwrap(), u, "emails compare case-insensitively");
+        assert!(matches!(s.register("A@b.C", "password1", "user"), Err(FileStoreError::Conflict(_))));
         assert!(s.login("a@b.c", "password2").is_err());
         assert!(s.login("x@b.c", "password1").is_err());
         let (access, refresh) = s.issue(&u).unwrap();

@@ -74,7 +74,8 @@ async fn login(State(s): State<AppState>, body: axum::body::Bytes) -> FileResult
     let (Some(email), Some(password)) = (field(&v, "email"), field(&v, "password")) else {
         return Err(FileError::invalid("email and password are required"));
     };
-    let (email, password) = (email.to_string(), password.to_string());
+    // Stored emails went through the same sanitising at registration.
+    let (email, password) = (sanitize(email), password.to_string());
     let st = s.clone();
     let (u, access, refresh) = blocking(move || {
         let u = st.users.login(&email, &password)?;

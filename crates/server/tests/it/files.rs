@@ -546,6 +546,11 @@ async fn tus_resume_across_restart_and_protocol_errors() {
     assert_eq!(r.headers()["upload-offset"], "5");
     let id = r.headers()["x-file-id"].to_str().unwrap().to_string();
     assert_eq!(get_bytes(&s, TOKEN, &format!("/files/{id}")).await.2, b"hello");
+    let r = tus(&s, reqwest::Method::POST, "/uploads/", &[("upload-length", "0".into())], vec![]).await;
+    assert_eq!(r.status(), 201);
+    let id = r.headers()["x-file-id"].to_str().unwrap().to_string();
+    let (st, _, body) = get_bytes(&s, TOKEN, &format!("/files/{id}")).await;
+    assert_eq!((st, body.len()), (200, 0), "an empty tus upload is an empty file");
 }
 
 #[tokio::test]
