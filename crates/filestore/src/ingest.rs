@@ -88,17 +88,15 @@ pub struct UploadOutcome {
     pub replay: bool,
 }
 
-/// Hashes and counts everything the chunker reads, and stops past the admission limit.
-struct HashingReader<'a> {
+/// Counts everything the chunker reads, and stops past the admission limit.
+struct CountingReader<'a> {
     inner: &'a mut dyn Read,
-    blake3: blake3::Hasher,
-    sha256: sha2::Sha256,
     count: u64,
     limit: u64,
     over: bool,
 }
 
-impl Read for HashingReader<'_> {
+impl Read for CountingReader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.count += n as u64;
@@ -106,8 +104,6 @@ impl Read for HashingReader<'_> {
             self.over = true;
             return Err(io::Error::other("upload exceeds its limit"));
         }
-        self.blake3.update(&buf[..n]);
-        self.sha256.update(&buf[..n]);
         Ok(n)
     }
 }
@@ -173,14 +169,7 @@ impl FileStore {
 
     /// Read `reader` to its end, cut it into chunks and make every chunk durable.
     pub fn stage(self: &Arc<Self>, reader: &mut dyn Read, adm: Admission) -> Result<Staged> {
-        let mut hr = HashingReader {
-            inner: reader,
-            blake3: blake3::Hasher::new(),
-            sha256: sha2::Sha256::new(),
-            count: 0,
-            limit: adm.limit,
-            over: false,
-        };
+        let mut hr = CountingReader { inner: reader, count: 0, limit: adm.limit, over: false };
         let mut staged = Staged {
             store: self.clone(),
             size: 0,
@@ -193,9 +182,12 @@ impl FileStore {
         };
         let mut written: Vec<(Hash, u32, u32)> = Vec::new();
         let p = self.config.chunk;
-        // Two stages on two threads: chunking and hashing here, compression + write + fsync in the
-        // writer, with at most two chunks in flight between them (bounded memory, overlapped fsync).
-        let (tx, rx) = std::sync::mpsc::sync_channel::<(Hash, Vec<u8>)>(2);
+        // A pipeline with bounded queues (so memory stays a few chunks): chunking and per-chunk BLAKE3
+        // here; whole-file BLAKE3 + SHA-256 on a hasher thread; compression, write and fsync on two
+        // writer threads (their fsyncs overlap).
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(Hash, Arc<Vec<u8>>)>(2);
+        let (htx, hrx) = std::sync::mpsc::sync_channel::<Arc<Vec<u8>>>(2);
+        let mut digests = ([0u8; 32], [0u8; 32]);
         let rx = std::sync::Mutex::new(rx);
         let result = std::thread::scope(|scope| -> Result<()> {
             let rx = &rx;
@@ -211,6 +203,14 @@ impl FileStore {
                 }
             };
             let writers = [scope.spawn(write), scope.spawn(write)];
+            let hasher = scope.spawn(move || {
+                let (mut b3, mut sha) = (blake3::Hasher::new(), sha2::Sha256::new());
+                for data in hrx {
+                    b3.update(&data);
+                    sha.update(&data[..]);
+                }
+                (*b3.finalize().as_bytes(), <[u8; 32]>::from(sha.finalize()))
+            });
             let mut seen = std::collections::HashSet::new();
             let read = (|| -> Result<()> {
                 for item in fastcdc::v2020::StreamCDC::new(&mut hr, p.min, p.avg, p.max) {
@@ -218,22 +218,31 @@ impl FileStore {
                         fastcdc::v2020::Error::IoError(io) => FileStoreError::Aborted(io.to_string()),
                         other => FileStoreError::Aborted(other.to_string()),
                     })?;
+                    let data = Arc::new(c.data);
+                    if htx.send(data.clone()).is_err() {
+                        break;
+                    }
                     // A first chunk shorter than the minimum is the whole file.
                     if c.offset == 0 && c.length <= self.config.inline_max {
-                        staged.inline = Some(c.data);
+                        staged.inline = Some(data.to_vec());
                         continue;
                     }
-                    let hash = *blake3::hash(&c.data).as_bytes();
+                    let hash = *blake3::hash(&data).as_bytes();
                     self.pin(&hash);
                     staged.chunks.push(ChunkRef { hash, offset: c.offset, len: c.length as u32 });
                     let known = self.meta.chunk_exists(&hash)? && self.blobs.exists(&hash)?;
-                    if !known && seen.insert(hash) && tx.send((hash, c.data)).is_err() {
+                    if !known && seen.insert(hash) && tx.send((hash, data)).is_err() {
                         break; // the writer failed; its error is reported below
                     }
                 }
                 Ok(())
             })();
             drop(tx);
+            drop(htx);
+            match hasher.join() {
+                Ok(d) => digests = d,
+                Err(_) => return Err(FileStoreError::Aborted("hasher panicked".into())),
+            }
             let mut first_err = None;
             for w in writers {
                 match w.join() {
@@ -261,8 +270,7 @@ impl FileStore {
         staged.new_bytes = written.iter().map(|w| w.2 as u64).sum();
         staged.new_chunks = written;
         staged.size = hr.count;
-        staged.blake3 = *hr.blake3.finalize().as_bytes();
-        staged.sha256 = hr.sha256.finalize().into();
+        (staged.blake3, staged.sha256) = digests;
         if staged.size == 0 {
             staged.inline = Some(Vec::new());
         }
