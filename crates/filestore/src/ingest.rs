@@ -61,10 +61,20 @@ pub struct Staged {
     pub new_bytes: u64,
     /// `(hash, size, stored size)` of the chunks this upload wrote; recorded at commit.
     new_chunks: Vec<(Hash, u32, u32)>,
+    committed: bool,
 }
 
 impl Drop for Staged {
+    /// An upload that never committed (error, replay, 422) leaves its new chunks as unreferenced
+    /// rows, so GC removes them after the grace period instead of leaking them.
     fn drop(&mut self) {
+        if !self.committed {
+            for (h, size, stored) in &self.new_chunks {
+                if let Err(e) = self.store.meta.record_chunk(h, *size, *stored, now_ms()) {
+                    tracing::warn!(error = %e, "could not record an abandoned chunk for GC");
+                }
+            }
+        }
         let hashes: Vec<Hash> = self.chunks.iter().map(|c| c.hash).collect();
         self.store.unpin(&hashes);
     }
@@ -179,6 +189,7 @@ impl FileStore {
             inline: None,
             new_bytes: 0,
             new_chunks: Vec::new(),
+            committed: false,
         };
         let mut written: Vec<(Hash, u32, u32)> = Vec::new();
         let p = self.config.chunk;
@@ -260,15 +271,15 @@ impl FileStore {
             }
             Ok(())
         });
+        staged.new_bytes = written.iter().map(|w| w.2 as u64).sum();
+        staged.new_chunks = written;
         if hr.over {
             return Err(adm.error());
         }
         result?;
         // Renames become durable here, before anything can reference the chunks.
-        let hashes: Vec<Hash> = written.iter().map(|w| w.0).collect();
+        let hashes: Vec<Hash> = staged.new_chunks.iter().map(|w| w.0).collect();
         self.blobs.sync(&hashes)?;
-        staged.new_bytes = written.iter().map(|w| w.2 as u64).sum();
-        staged.new_chunks = written;
         staged.size = hr.count;
         (staged.blake3, staged.sha256) = digests;
         if staged.size == 0 {
@@ -282,7 +293,7 @@ impl FileStore {
         &self,
         actor: &Actor,
         mut ticket: Ticket,
-        staged: Staged,
+        mut staged: Staged,
         nf: NewFile,
     ) -> Result<UploadOutcome> {
         let owner = nf.owner.filter(|o| !o.is_empty());
@@ -337,6 +348,7 @@ impl FileStore {
             new_chunks: &staged.new_chunks,
         };
         self.meta.commit_file(&rec, &staged.chunks, extras)?;
+        staged.committed = true;
         ticket.meta = None; // committed: the key is done, not to be released
         Ok(UploadOutcome { file_id: rec.id, sha256, replay: false })
     }

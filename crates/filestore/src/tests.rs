@@ -197,3 +197,26 @@ fn orphan_blobs_are_adopted_then_collected() {
     assert_eq!(s.sweep_at(now_ms() + s.config.gc_grace_ms + 1).unwrap().chunks_deleted, 1);
     assert_eq!(s.blobs.list().unwrap(), vec![pinned]);
 }
+
+#[test]
+fn chunks_of_an_upload_that_never_commits_are_collected() {
+    let cfg = StoreConfig { quota_bytes: 100_000, ..small_chunks() };
+    let (_d, s) = store(cfg);
+    let a = user("u1");
+    s.put(&a, &mut Cursor::new(noise(20_000, 1)), nf("a"), Some("key-abc1")).unwrap();
+    // Same key, other payload: 422, but its chunks were already written.
+    assert!(matches!(
+        s.put(&a, &mut Cursor::new(noise(60_000, 2)), nf("a"), Some("key-abc1")),
+        Err(FileStoreError::IdempotencyMismatch)
+    ));
+    // Over quota only after streaming (no declared size): also abandoned.
+    assert!(matches!(
+        s.put(&a, &mut Cursor::new(noise(90_000, 3)), nf("b"), None),
+        Err(FileStoreError::QuotaExceeded { .. })
+    ));
+    let referenced = s.chunks(&s.list(&a, ListBy::Extension("")).unwrap()[0].id).unwrap().len();
+    assert!(s.blobs.list().unwrap().len() > referenced);
+    s.sweep_at(now_ms() + s.config.gc_grace_ms + 1).unwrap();
+    assert_eq!(s.blobs.list().unwrap().len(), referenced, "only the committed file's chunks remain");
+    assert!(s.fsck(false).unwrap().is_clean());
+}
