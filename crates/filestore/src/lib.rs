@@ -27,7 +27,7 @@ pub use fsck::FsckReport;
 pub use ingest::{Admission, NewFile, Staged, Ticket, UploadOutcome};
 pub use meta::{FileRecord, ListBy, UploadRecord, Viewer};
 pub use read::RangeReader;
-pub use sweep::SweepReport;
+pub use sweep::{ScrubReport, SweepReport};
 pub use tus::{Checksum, ChecksumAlgo};
 
 use blob::{BlobStore, LocalBlobStore};
@@ -146,6 +146,8 @@ pub struct FileStore {
     pins: Mutex<HashMap<Hash, u32>>,
     /// tus uploads with a request in progress (one PATCH at a time per upload).
     upload_locks: Mutex<HashSet<String>>,
+    /// Where the background scrub continues.
+    scrub_cursor: Mutex<Option<Hash>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -167,6 +169,7 @@ impl FileStore {
             meta,
             pins: Mutex::new(HashMap::new()),
             upload_locks: Mutex::new(HashSet::new()),
+            scrub_cursor: Mutex::new(None),
         }))
     }
 

@@ -119,6 +119,9 @@ pub trait MetadataStore: Send + Sync {
     /// Forget the chunk if it is still unreferenced since before `cutoff`; true when removed.
     fn forget_chunk(&self, hash: &Hash, cutoff: i64) -> Result<bool>;
     fn all_file_ids(&self) -> Result<Vec<String>>;
+    /// Up to `limit` chunks (hash, stored size) in hash order after `cursor` (scrub walks them).
+    fn chunks_after(&self, cursor: Option<&Hash>, limit: usize) -> Result<Vec<(Hash, u64)>>;
+    fn files_with_chunk(&self, hash: &Hash) -> Result<Vec<String>>;
     fn all_chunks(&self) -> Result<Vec<(Hash, u64)>>;
     /// Recompute every refcount from the manifests (fsck --repair); returns how many changed.
     fn rebuild_refcounts(&self, now: i64) -> Result<usize>;

@@ -285,6 +285,23 @@ impl MetadataStore for SqliteMeta {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    fn chunks_after(&self, cursor: Option<&Hash>, limit: usize) -> Result<Vec<(Hash, u64)>> {
+        let c = self.conn();
+        let mut st =
+            c.prepare_cached("SELECT hash, stored_size FROM chunks WHERE hash > ?1 ORDER BY hash LIMIT ?2")?;
+        let from: &[u8] = cursor.map(|h| &h[..]).unwrap_or(&[]);
+        let rows =
+            st.query_map(params![from, limit as i64], |r| Ok((hash_col(r, 0)?, r.get::<_, i64>(1)? as u64)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn files_with_chunk(&self, hash: &Hash) -> Result<Vec<String>> {
+        let c = self.conn();
+        let mut st = c.prepare_cached("SELECT DISTINCT file_id FROM file_chunks WHERE hash = ?1")?;
+        let rows = st.query_map([&hash[..]], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     fn all_chunks(&self) -> Result<Vec<(Hash, u64)>> {
         let c = self.conn();
         let mut st = c.prepare("SELECT hash, size FROM chunks ORDER BY hash")?;

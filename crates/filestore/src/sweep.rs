@@ -5,6 +5,14 @@ use crate::error::Result;
 use crate::{FileStore, lock, now_ms};
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ScrubReport {
+    pub checked: usize,
+    pub corrupt: usize,
+    /// The walk reached the last chunk and starts over next time.
+    pub wrapped: bool,
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct SweepReport {
     pub expired_files: usize,
     pub expired_uploads: usize,
@@ -12,6 +20,44 @@ pub struct SweepReport {
 }
 
 impl FileStore {
+    /// Verify up to `budget` stored bytes of chunks, continuing where the last step stopped (the
+    /// sweeper calls it every minute, so the whole store is re-read slowly and continuously). A bad
+    /// chunk is quarantined and every file that uses it is marked damaged.
+    pub fn scrub_step(&self, budget: u64) -> Result<ScrubReport> {
+        let mut r = ScrubReport::default();
+        let mut cursor = *lock(&self.scrub_cursor);
+        let mut spent = 0u64;
+        while spent < budget {
+            let batch = self.meta.chunks_after(cursor.as_ref(), 64)?;
+            if batch.is_empty() {
+                r.wrapped = true;
+                cursor = None;
+                break;
+            }
+            for (hash, stored) in batch {
+                cursor = Some(hash);
+                spent += stored.max(1);
+                r.checked += 1;
+                if lock(&self.pins).contains_key(&hash) {
+                    continue; // an upload in progress may be (re)writing it
+                }
+                if let Err(detail) = self.verified_chunk(&hash) {
+                    r.corrupt += 1;
+                    tracing::error!(chunk = %crate::hex(&hash), %detail, "scrub: chunk failed verification");
+                    self.blobs.quarantine(&hash)?;
+                    for id in self.meta.files_with_chunk(&hash)? {
+                        self.meta.mark_damaged(&id, true)?;
+                    }
+                }
+                if spent >= budget {
+                    break;
+                }
+            }
+        }
+        *lock(&self.scrub_cursor) = cursor;
+        Ok(r)
+    }
+
     /// Adopt blobs that no chunk row knows (an upload died between writing chunks and committing) as
     /// unreferenced chunks, so GC removes them after the grace period. Chunks pinned by uploads in
     /// progress are left alone. Returns how many were adopted.

@@ -220,3 +220,33 @@ fn chunks_of_an_upload_that_never_commits_are_collected() {
     assert_eq!(s.blobs.list().unwrap().len(), referenced, "only the committed file's chunks remain");
     assert!(s.fsck(false).unwrap().is_clean());
 }
+
+#[test]
+fn scrub_walks_every_chunk_in_slices_and_flags_damage() {
+    let (_d, s) = store(small_chunks());
+    let a = user("u1");
+    let out = s.put(&a, &mut Cursor::new(noise(400_000, 4)), nf("s"), None).unwrap();
+    let chunks = s.chunks(&out.file_id).unwrap();
+    assert!(chunks.len() > 3);
+    let p = s.chunk_path(&chunks[2].hash);
+    let mut b = std::fs::read(&p).unwrap();
+    b[10] ^= 1;
+    std::fs::write(&p, b).unwrap();
+    let mut total = ScrubReport::default();
+    for _ in 0..100 {
+        let r = s.scrub_step(1).unwrap(); // one chunk per step
+        total.checked += r.checked;
+        total.corrupt += r.corrupt;
+        if r.wrapped {
+            break;
+        }
+    }
+    assert_eq!(
+        total.checked,
+        s.blobs.list().unwrap().len() + 1,
+        "every chunk once (the bad one is quarantined)"
+    );
+    assert_eq!(total.corrupt, 1);
+    assert!(s.file(&a, &out.file_id).unwrap().damaged);
+    assert!(!p.exists());
+}

@@ -250,7 +250,8 @@ pub fn permissions(role: &str) -> Value {
     }
 }
 
-/// Expired files and uploads are swept, and chunks past their grace period collected, every minute.
+/// Every minute: expired files and uploads are swept, chunks past their grace period collected, and
+/// the next slice of chunks scrubbed (re-hashed).
 pub fn spawn_sweeper(s: AppState) {
     tokio::spawn(async move {
         let files = s.files.clone();
@@ -265,10 +266,22 @@ pub fn spawn_sweeper(s: AppState) {
         loop {
             tick.tick().await;
             let files = s.files.clone();
-            match tokio::task::spawn_blocking(move || files.sweep()).await {
-                Ok(Ok(r)) if r != Default::default() => tracing::info!(?r, "file store swept"),
+            // The scrub re-reads at most 256 MiB a minute, so it never competes with real traffic.
+            match tokio::task::spawn_blocking(move || {
+                Ok::<_, quire_filestore::FileStoreError>((files.sweep()?, files.scrub_step(256 << 20)?))
+            })
+            .await
+            {
+                Ok(Ok((r, scrub))) => {
+                    if r != Default::default() {
+                        tracing::info!(?r, "file store swept");
+                    }
+                    if scrub.corrupt > 0 {
+                        tracing::error!(?scrub, "scrub found damaged chunks");
+                    }
+                }
                 Ok(Err(e)) => tracing::error!(error = %e, "file store sweep failed"),
-                _ => {}
+                Err(_) => {}
             }
         }
     });
