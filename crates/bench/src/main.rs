@@ -1,5 +1,7 @@
-//! `cargo run --release -p quire-bench -- [edit|http|codec|files] [N]`: starts the real server on 127.0.0.1:0
+//! `cargo run --release -p quire-bench -- [edit|http|codec|exec|files] [N]`: starts the real server on 127.0.0.1:0
 //! in a temp dir and prints latency percentiles measured exactly as a client sees them.
+
+mod exec;
 
 use anyhow::{Context, bail};
 use futures_util::{SinkExt, StreamExt};
@@ -204,13 +206,15 @@ fn main() -> anyhow::Result<()> {
         "edit" => rt.block_on(edit(n)),
         "http" => rt.block_on(http(n)),
         "codec" => codec(n),
+        "exec" => rt.block_on(exec::exec(n)),
         // `files [MiB]`: the file store (default 100 MiB).
         "files" => rt.block_on(files::run(args.get(1).map(|s| s.parse()).transpose()?.unwrap_or(100))),
         "all" => {
             codec(n)?;
             rt.block_on(http(n))?;
-            rt.block_on(edit(n))
+            rt.block_on(edit(n))?;
+            rt.block_on(exec::exec(n))
         }
-        other => bail!("unknown benchmark '{other}' (edit, http, codec, files, all)"),
+        other => bail!("unknown benchmark '{other}' (edit, http, codec, exec, files, all)"),
     }
 }

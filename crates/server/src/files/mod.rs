@@ -287,7 +287,45 @@ pub fn spawn_sweeper(s: AppState) {
     });
 }
 
-pub fn router() -> Router<AppState> {
+/// Paths served by this module (FileDB, tus, `/auth`), whose credentials are checked here.
+pub fn is_file_route(path: &str) -> bool {
+    ["/files", "/api/files/", "/uploads", "/auth/", "/status/"].iter().any(|p| path.starts_with(p))
+        || path == "/quota"
+}
+
+/// Failed credentials (401 with a token, key or password presented) count against the client's
+/// failure budget, like a wrong server token; past it the answer is 429. Good credentials never count.
+async fn throttle_failures(
+    axum::extract::State(s): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let ip = crate::client_ip(&req);
+    let presented = req.uri().path() == "/auth/login"
+        || req.headers().contains_key(header::AUTHORIZATION)
+        || req.headers().contains_key("x-api-key");
+    let resp = next.run(req).await;
+    if resp.status() == StatusCode::UNAUTHORIZED
+        && presented
+        && let Some(ip) = ip
+        && let Err(retry) = s.auth_failure_limit.check(ip, std::time::Instant::now())
+    {
+        tracing::warn!(%ip, "too many failed file-store credentials");
+        let secs = retry.as_secs() + u64::from(retry.subsec_nanos() > 0);
+        let mut e = FileError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "RATE_LIMIT_ERROR",
+            "Too many failed sign-in attempts; try again later",
+        );
+        e.context = Some(json!({"retryAfter": secs}));
+        let mut r = e.into_response();
+        r.headers_mut().insert(header::RETRY_AFTER, secs.into());
+        return r;
+    }
+    resp
+}
+
+pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/files", post(upload::upload))
         .route("/files/{id}", get(download::download).delete(upload::delete))
@@ -303,6 +341,7 @@ pub fn router() -> Router<AppState> {
         .route("/quota", get(query::quota))
         .merge(account::router())
         .merge(tus::router())
+        .layer(axum::middleware::from_fn_with_state(state, throttle_failures))
         .layer(DefaultBodyLimit::disable())
 }
 

@@ -83,10 +83,10 @@ fn api(state: AppState) -> Router<AppState> {
 
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
-        .nest("/api", api(state))
+        .nest("/api", api(state.clone()))
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
-        .merge(crate::files::router())
+        .merge(crate::files::router(state.clone()))
         .route("/websocket", get(crate::ws::upgrade))
         .route("/websocket/", get(crate::ws::upgrade))
         .route("/", get(ui::index))

@@ -146,6 +146,28 @@ async fn auth_flow_and_closed_signup() {
 }
 
 #[tokio::test]
+async fn failed_credentials_are_throttled_but_good_ones_never_are() {
+    let (s, _t) = start(true, |_| {}).await;
+    let tok = register(&s, "throttle@test.local").await;
+    let mut statuses = Vec::new();
+    for _ in 0..15 {
+        let r = client().get(s.url("/quota")).bearer_auth("qa_not-a-real-token").send().await.unwrap();
+        statuses.push(r.status().as_u16());
+        if r.status() == 429 {
+            assert!(r.headers().contains_key("retry-after"));
+            let v: Value = r.json().await.unwrap();
+            assert_eq!(v["code"], "RATE_LIMIT_ERROR");
+            assert!(v["error"].is_string(), "FileDB clients show `error`");
+            break;
+        }
+    }
+    assert_eq!(statuses.first(), Some(&401));
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+    assert_eq!(get_json(&s, &tok, "/quota").await.0, 200, "a valid token still works");
+    assert_eq!(get_json(&s, TOKEN, "/quota").await.0, 200);
+}
+
+#[tokio::test]
 async fn round_trips_info_status_and_quota() {
     let (s, _t) = start(true, |_| {}).await;
     let tok = register(&s, "rt@test.local").await;

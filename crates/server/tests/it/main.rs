@@ -3,6 +3,7 @@
 mod common;
 mod files;
 mod notebooks;
+mod run;
 mod security;
 mod tus_client;
 mod ws;
