@@ -5,6 +5,7 @@
 //! not the server token is checked as a FileDB access token; `X-API-Key` as an API key.
 
 mod account;
+pub mod attach;
 mod download;
 mod query;
 mod tus;

@@ -58,6 +58,7 @@ fn api(state: AppState) -> Router<AppState> {
         .route("/sessions", post(notebooks::open_session).get(notebooks::list_sessions))
         .route("/sessions/{id}", get(notebooks::get_session))
         .route("/sessions/{id}/export-text", get(notebooks::export_text))
+        .route("/sessions/{id}/files", post(crate::files::attach::attach))
         .route("/sessions/{id}/secrets/{name}", put(notebooks::link_secret).delete(notebooks::unlink_secret))
         .route("/settings", get(settings::get).post(settings::update))
         .route("/secrets", get(settings::list_secrets).post(settings::upsert_secret))

@@ -587,3 +587,45 @@ async fn health_speaks_both_vocabularies() {
     assert_eq!(v["components"]["files"], "ok");
     assert!(v["timestamp"].is_number() && v["version"].is_string());
 }
+
+#[tokio::test]
+async fn a_file_attached_to_a_notebook_is_read_by_a_cell() {
+    let s = TestServer::start().await;
+    let csv = b"city,pop\nOslo,709000\n".to_vec();
+    let (st, v) = upload(&s, TOKEN, form("data.csv", "text/csv", csv.clone()), &[]).await;
+    assert_eq!(st, 200, "{v}");
+    let file_id = v["file_id"].as_str().unwrap();
+    let nb = s.create("Attach", "javascript").await;
+    let (st, v) = s.post(&format!("/api/sessions/{nb}/files"), json!({"file_id": file_id})).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["result"]["path"], "files/data.csv");
+    assert_eq!(std::fs::read(s.notebook_dir(&nb).join("files/data.csv")).unwrap(), csv);
+    let (st, v) =
+        s.post(&format!("/api/sessions/{nb}/files"), json!({"file_id": file_id, "filename": "../x"})).await;
+    assert_eq!((st, v["code"].as_str()), (400, Some("invalid_filename")));
+    let (st, _) = s.post(&format!("/api/sessions/{nb}/files"), json!({"file_id": "nope"})).await;
+    assert_eq!(st, 404);
+
+    // A cell runs in the notebook directory and reads the attached file.
+    let topic = format!("session:{nb}");
+    let mut ws = s.ws().await;
+    ws.subscribe(&nb, &["errors", "cells"]).await;
+    let src =
+        "import fs from 'node:fs';\nconsole.log(fs.readFileSync('files/data.csv', 'utf8').split('\\n')[1]);";
+    let cell = json!({"id": "c1", "type": "code", "source": src, "language": "javascript", "filename": "read.mjs", "status": "idle"});
+    ws.send(&topic, "cell:create", json!({"index": 2, "cell": cell})).await;
+    ws.recv_event("cell:created").await;
+    ws.send(&topic, "cell:exec", json!({"cellId": "c1"})).await;
+    let mut out = String::new();
+    loop {
+        let (_, e, p) = ws.recv_within(std::time::Duration::from_secs(20)).await;
+        match e.as_str() {
+            "cell:output" if p["output"]["type"] == "stdout" => {
+                out.push_str(p["output"]["data"].as_str().unwrap())
+            }
+            "cell:updated" if p["cell"]["status"] != "running" => break,
+            _ => {}
+        }
+    }
+    assert_eq!(out.trim(), "Oslo,709000");
+}
