@@ -1,4 +1,4 @@
-//! `cargo run --release -p quire-bench -- [edit|http|codec|exec] [N]`: starts the real server on 127.0.0.1:0
+//! `cargo run --release -p quire-bench -- [edit|http|codec|exec|files] [N]`: starts the real server on 127.0.0.1:0
 //! in a temp dir and prints latency percentiles measured exactly as a client sees them.
 
 mod exec;
@@ -9,6 +9,8 @@ use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+mod files;
 
 const TOKEN: &str = "bench-token-0123456789abcdef";
 
@@ -205,12 +207,14 @@ fn main() -> anyhow::Result<()> {
         "http" => rt.block_on(http(n)),
         "codec" => codec(n),
         "exec" => rt.block_on(exec::exec(n)),
+        // `files [MiB]`: the file store (default 100 MiB).
+        "files" => rt.block_on(files::run(args.get(1).map(|s| s.parse()).transpose()?.unwrap_or(100))),
         "all" => {
             codec(n)?;
             rt.block_on(http(n))?;
             rt.block_on(edit(n))?;
             rt.block_on(exec::exec(n))
         }
-        other => bail!("unknown benchmark '{other}' (edit, http, codec, exec, all)"),
+        other => bail!("unknown benchmark '{other}' (edit, http, codec, exec, files, all)"),
     }
 }

@@ -17,6 +17,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once per process: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Serve notebooks over HTTP and WebSocket.
@@ -30,9 +32,29 @@ enum Command {
         #[arg(long, env = "QUIRE_NODE", default_value = "node")]
         node: PathBuf,
     },
+    /// Check every stored file chunk and manifest (re-hash everything); exit 1 when damage is found.
+    Fsck(FsckArgs),
     /// Maintenance of a data directory (the server must be stopped).
     #[command(subcommand)]
     Admin(AdminCommand),
+}
+
+#[derive(Parser)]
+struct FsckArgs {
+    /// Data directory. Default: ~/.quire
+    #[arg(long, env = "QUIRE_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Quarantine bad chunks, mark damaged files, recompute reference counts (server stopped).
+    #[arg(long)]
+    repair: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Signup {
+    /// Only the server token can create users.
+    Closed,
+    /// Anyone can register at /auth/register.
+    Open,
 }
 
 #[derive(Subcommand)]
@@ -135,6 +157,18 @@ struct ServeArgs {
     /// Maximum WebSocket message in bytes.
     #[arg(long, env = "QUIRE_MAX_WS_MESSAGE", default_value_t = 4 * 1024 * 1024)]
     max_ws_message: usize,
+    /// Who may register file-store users at /auth/register.
+    #[arg(long, env = "QUIRE_SIGNUP", value_enum, default_value = "closed")]
+    signup: Signup,
+    /// Largest file the file store accepts, in bytes.
+    #[arg(long, env = "QUIRE_FILE_MAX_SIZE", default_value_t = 5 << 30)]
+    file_max_size: u64,
+    /// Bytes each file-store user may keep (the server token is unlimited).
+    #[arg(long, env = "QUIRE_FILE_QUOTA", default_value_t = 500 << 20)]
+    file_quota: u64,
+    /// Default lifetime of uploaded files in days when BTL-Days is absent (0 = never expire).
+    #[arg(long, env = "QUIRE_FILE_BTL_DAYS", default_value_t = 7)]
+    file_btl_days: i64,
     /// Stop a cell run after this many seconds (default: no limit).
     #[arg(long, env = "QUIRE_CELL_TIMEOUT")]
     cell_timeout: Option<f64>,
@@ -286,6 +320,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.import_roots = args.import_roots;
     config.max_body_bytes = args.max_body;
     config.max_ws_message_bytes = args.max_ws_message;
+    config.signup_open = args.signup == Signup::Open;
+    config.files.max_file_size = args.file_max_size;
+    config.files.quota_bytes = args.file_quota;
+    config.files.default_btl_days = args.file_btl_days;
     config.cell_timeout = match args.cell_timeout {
         Some(t) if t.is_finite() && t > 0.0 => Some(std::time::Duration::from_secs_f64(t)),
         Some(t) => anyhow::bail!("--cell-timeout must be a positive number of seconds, got {t}"),
@@ -311,6 +349,7 @@ fn main() -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
         Command::Serve(args) => rt.block_on(serve(*args)),
+        Command::Fsck(args) => fsck(args),
         Command::Admin(cmd) => admin(cmd),
         Command::Doctor { data_dir, node } => {
             let data_dir = match data_dir {
@@ -320,4 +359,20 @@ fn main() -> anyhow::Result<()> {
             if doctor::run(&data_dir, &node)? { Ok(()) } else { std::process::exit(1) }
         }
     }
+}
+
+fn fsck(args: FsckArgs) -> anyhow::Result<()> {
+    init_logging(LogFormat::Text, None);
+    let data_dir = match args.data_dir {
+        Some(d) => d,
+        None => default_data_dir()?,
+    };
+    // Repair rewrites the store; checking alone can run next to a live server.
+    let _lock = if args.repair { Some(lock_data_dir(&data_dir)?) } else { None };
+    let report = quire_server::fsck(&data_dir, args.repair)?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    if !report["clean"].as_bool().unwrap_or(false) {
+        std::process::exit(1);
+    }
+    Ok(())
 }

@@ -112,7 +112,16 @@ fn cookie_ok(state: &AppState, headers: &HeaderMap) -> bool {
 }
 
 fn needs_auth(path: &str) -> bool {
-    path == "/api" || path.starts_with("/api/") || path == "/websocket" || path == "/websocket/"
+    // `/api/files/...` are FileDB aliases: they check FileDB credentials themselves (files::actor).
+    let api = (path == "/api" || path.starts_with("/api/")) && !path.starts_with("/api/files/");
+    api || path == "/websocket" || path == "/websocket/"
+}
+
+/// The server token by header, `?token=`, or the session cookie (the file routes treat it as admin).
+pub(crate) fn server_token_ok(state: &AppState, headers: &HeaderMap, uri: &Uri) -> bool {
+    header_token(headers).is_some_and(|t| token_ok(state, t))
+        || query_token(uri).is_some_and(|t| token_ok(state, &t))
+        || cookie_ok(state, headers)
 }
 
 fn is_ws_upgrade(req: &Request) -> bool {
@@ -168,7 +177,9 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
 
     // A wrong token counts against the client's failure budget; past it the answer is 429, so guessing
     // is throttled. A right token is never refused (a neighbour on 127.0.0.1 cannot lock the user out).
-    let presented = header_token(headers).is_some() || query.is_some();
+    // On file routes a Bearer may be a FileDB access token: those routes throttle their own failures.
+    let presented =
+        (header_token(headers).is_some() && !crate::files::is_file_route(path)) || query.is_some();
     if let Some(ip) = crate::client_ip(&req)
         && presented
         && !authed
@@ -209,14 +220,25 @@ fn with_cors(mut resp: Response, origin: Option<HeaderValue>, preflight: bool) -
     h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
     h.insert(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
     h.append(header::VARY, HeaderValue::from_static("Origin"));
+    // Browser file clients (tus, downloads) need to read these.
+    h.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static(
+            "location, upload-offset, upload-length, upload-expires, tus-resumable, tus-version, x-file-id, \
+             content-range, content-disposition, x-file-size, x-file-extension, x-upload-date",
+        ),
+    );
     if preflight {
         h.insert(
             header::ACCESS_CONTROL_ALLOW_METHODS,
-            HeaderValue::from_static("GET, POST, PUT, DELETE, OPTIONS"),
+            HeaderValue::from_static("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"),
         );
         h.insert(
             header::ACCESS_CONTROL_ALLOW_HEADERS,
-            HeaderValue::from_static("authorization, content-type, x-request-id"),
+            HeaderValue::from_static(
+                "authorization, content-type, x-request-id, x-api-key, idempotency-key, btl-days, range, \
+                 tus-resumable, upload-length, upload-offset, upload-metadata, upload-checksum",
+            ),
         );
         h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
     }

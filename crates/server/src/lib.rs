@@ -7,6 +7,7 @@ mod audit;
 mod auth;
 mod error;
 mod extract;
+mod files;
 mod log;
 mod metrics;
 mod ratelimit;
@@ -82,6 +83,8 @@ fn build_state(config: Config) -> anyhow::Result<AppState> {
         }
     }
     let http = http_client(&config)?;
+    let files = quire_filestore::FileStore::open(&config.data_dir.join("files"), config.files.clone())?;
+    let users = quire_filestore::users::UserStore::open(&files.db_path())?;
     let mut rc = quire_runtime::RuntimeConfig::new(config.data_dir.clone());
     rc.timeout = config.cell_timeout;
     rc.memory_mb = config.cell_memory_mb;
@@ -99,6 +102,8 @@ fn build_state(config: Config) -> anyhow::Result<AppState> {
         ready: Default::default(),
         hub: Default::default(),
         http,
+        files,
+        users,
         runtime,
         request_limit: (config_rps > 0).then(|| ratelimit::Gcra::new(config_rps as f64, config_rps * 2)),
         auth_failure_limit: ratelimit::Gcra::new(auth_per_min as f64 / 60.0, auth_per_min.max(1)),
@@ -168,6 +173,7 @@ pub async fn serve(
         }
         loader.ready.store(true, Ordering::Release);
     });
+    files::spawn_sweeper(state.clone());
     // TCP_NODELAY: small WebSocket frames must not wait for a delayed ACK (~40 ms).
     let listener = listener.tap_io(|tcp| {
         if let Err(e) = tcp.set_nodelay(true) {
@@ -187,6 +193,23 @@ pub async fn serve(
     state.runtime.shutdown().await;
     served?;
     Ok(())
+}
+
+/// `quire fsck`: verify (and with `repair`, fix) the file store under `data_dir`, as JSON.
+pub fn fsck(data_dir: &std::path::Path, repair: bool) -> anyhow::Result<serde_json::Value> {
+    let store = quire_filestore::FileStore::open(&data_dir.join("files"), Default::default())?;
+    let r = store.fsck(repair)?;
+    Ok(serde_json::json!({
+        "clean": r.is_clean(),
+        "repaired": r.repaired,
+        "chunks_checked": r.chunks_checked,
+        "files_checked": r.files_checked,
+        "corrupt_chunks": r.corrupt_chunks,
+        "missing_chunks": r.missing_chunks,
+        "damaged_files": r.damaged_files,
+        "orphan_blobs": r.orphan_blobs,
+        "refcounts_fixed": r.refcounts_fixed,
+    }))
 }
 
 #[cfg(test)]

@@ -30,6 +30,10 @@ pub struct Config {
     pub ws_heartbeat: Duration,
     pub url_import_max_bytes: usize,
     pub url_import_timeout: Duration,
+    /// File store limits and sizes (issue 6).
+    pub files: quire_filestore::StoreConfig,
+    /// `/auth/register` open to anyone (`--signup open`); otherwise only the server token may add users.
+    pub signup_open: bool,
     /// Cell runs: wall-clock limit (None = none), heap limit per run, output cap per run.
     pub cell_timeout: Option<Duration>,
     pub cell_memory_mb: u64,
@@ -71,6 +75,8 @@ impl Config {
             auth_failures_per_minute: 10,
             url_import_max_bytes: 10 * 1024 * 1024,
             url_import_timeout: Duration::from_secs(30),
+            files: Default::default(),
+            signup_open: false,
             cell_timeout: None,
             cell_memory_mb: 2048,
             cell_output_bytes: 8 * 1024 * 1024,
@@ -91,6 +97,8 @@ pub struct Inner {
     pub ready: AtomicBool,
     pub hub: Hub,
     pub http: reqwest::Client,
+    pub files: Arc<quire_filestore::FileStore>,
+    pub users: quire_filestore::users::UserStore,
     pub runtime: Arc<quire_runtime::Runtime>,
     pub request_limit: Option<crate::ratelimit::Gcra>,
     pub auth_failure_limit: crate::ratelimit::Gcra,

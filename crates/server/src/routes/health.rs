@@ -7,12 +7,12 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 pub async fn health(State(s): State<AppState>) -> (StatusCode, Json<Value>) {
-    let db_ok = tokio::task::spawn_blocking({
+    let (db_ok, files_ok) = tokio::task::spawn_blocking({
         let s = s.clone();
-        move || s.db.ping().is_ok()
+        move || (s.db.ping().is_ok(), s.files.ping().is_ok())
     })
     .await
-    .unwrap_or(false);
+    .unwrap_or((false, false));
     let failed = s.store.failures();
     let ready = s.is_ready();
     let notebooks = if !ready {
@@ -24,7 +24,7 @@ pub async fn health(State(s): State<AppState>) -> (StatusCode, Json<Value>) {
     };
     let status = match (db_ok, notebooks) {
         (false, _) => "unhealthy",
-        (true, "ok") => "healthy",
+        (true, "ok") if files_ok => "healthy",
         _ => "degraded",
     };
     let code = if db_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
@@ -33,10 +33,12 @@ pub async fn health(State(s): State<AppState>) -> (StatusCode, Json<Value>) {
         "version": env!("CARGO_PKG_VERSION"),
         "timestamp": quire_notebook::now_ms(),
         "ready": ready,
-        "services": {"database": if db_ok { "connected" } else { "disconnected" }},
+        // FileDB's vocabulary; Quire has no Redis, so "unknown" (clarification 13).
+        "services": {"database": if db_ok && files_ok { "connected" } else { "disconnected" }, "redis": "unknown"},
         "components": {
             "database": if db_ok { "ok" } else { "down" },
             "notebooks": notebooks,
+            "files": if files_ok { "ok" } else { "down" },
         },
         "notebooks": {"loaded": s.store.list().len(), "failed": failed},
     });

@@ -59,6 +59,7 @@ fn api(state: AppState) -> Router<AppState> {
         .route("/sessions/{id}", get(notebooks::get_session))
         .route("/sessions/{id}/export-text", get(notebooks::export_text))
         .route("/sessions/{id}/approve", post(notebooks::approve))
+        .route("/sessions/{id}/files", post(crate::files::attach::attach))
         .route("/sessions/{id}/secrets/{name}", put(notebooks::link_secret).delete(notebooks::unlink_secret))
         .route("/settings", get(settings::get).post(settings::update))
         .route("/audit", get(crate::audit::list))
@@ -85,10 +86,11 @@ fn api(state: AppState) -> Router<AppState> {
 
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
-        .nest("/api", api(state))
+        .nest("/api", api(state.clone()))
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
         .route("/metrics", get(crate::metrics::render))
+        .merge(crate::files::router(state.clone()))
         .route("/websocket", get(crate::ws::upgrade))
         .route("/websocket/", get(crate::ws::upgrade))
         .route("/", get(ui::index))

@@ -1,7 +1,9 @@
 //! Black-box tests: a real server on a real socket, driven over HTTP and WebSocket.
 
 mod common;
+mod files;
 mod notebooks;
 mod run;
 mod security;
+mod tus_client;
 mod ws;

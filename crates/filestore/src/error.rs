@@ -1,0 +1,53 @@
+//! One error enum for the file store; the server maps each variant to a status and a stable code.
+
+use crate::Hash;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FileStoreError {
+    #[error("File not found or expired")]
+    NotFound,
+    #[error("File {file_id} is damaged: chunk {} failed verification ({detail})", crate::hex(chunk))]
+    Corrupt { file_id: String, chunk: Hash, detail: String },
+    #[error("File too large. Max size: {max} bytes")]
+    TooLarge { max: u64 },
+    #[error("Quota exceeded. Used: {used}/{limit} bytes")]
+    QuotaExceeded { used: u64, limit: u64 },
+    #[error("Daily upload limit exceeded. Used: {used}/{limit} uploads")]
+    DailyLimit { used: u64, limit: u64 },
+    #[error("A request with this Idempotency-Key is still in progress")]
+    IdempotencyInFlight,
+    #[error("This Idempotency-Key was already used with a different payload")]
+    IdempotencyMismatch,
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("Upload not found")]
+    UploadNotFound,
+    #[error("Upload has expired")]
+    UploadGone,
+    #[error("Upload is locked by another request; retry shortly")]
+    UploadLocked,
+    #[error("Upload-Offset {got} does not match the upload's offset {expected}")]
+    OffsetMismatch { expected: u64, got: u64 },
+    #[error("Upload-Checksum does not match the received data; the data was discarded")]
+    ChecksumMismatch,
+    #[error("The request body ended early: {0}")]
+    Aborted(String),
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("database error: {0}")]
+    Database(String),
+}
+
+impl From<rusqlite::Error> for FileStoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        FileStoreError::Database(e.to_string())
+    }
+}
+
+pub type Result<T> = std::result::Result<T, FileStoreError>;

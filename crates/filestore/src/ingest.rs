@@ -1,0 +1,373 @@
+//! Upload path: admission (size, quota, daily limit, idempotency), streaming chunking into durable
+//! blobs, then one commit transaction. Nothing here holds more than one chunk (≤ max chunk size) of
+//! the file in memory.
+
+use crate::error::{FileStoreError, Result};
+use crate::meta::{ChunkRef, CommitExtras, FileRecord, IdemState, MetadataStore};
+use crate::{Actor, DAY_MS, FileStore, Hash, blob, hex, now_ms, random_id};
+use sha2::Digest;
+use std::io::{self, Read};
+use std::sync::Arc;
+
+/// How many bytes an upload may bring, and which error applies past that.
+#[derive(Clone, Copy, Debug)]
+pub struct Admission {
+    pub limit: u64,
+    quota: Option<(u64, u64)>,
+    max: u64,
+}
+
+impl Admission {
+    /// Only the maximum file size applies (replays, tus uploads admitted at creation).
+    pub fn unlimited(max: u64) -> Self {
+        Admission { limit: max, quota: None, max }
+    }
+    fn error(&self) -> FileStoreError {
+        match self.quota {
+            Some((used, limit)) if self.limit < self.max => FileStoreError::QuotaExceeded { used, limit },
+            _ => FileStoreError::TooLarge { max: self.max },
+        }
+    }
+}
+
+/// An idempotency key held by this request. Dropped without `finish`, a new key is released.
+pub struct Ticket {
+    meta: Option<Arc<dyn MetadataStore>>,
+    user_id: String,
+    key: Option<String>,
+    file_id: String,
+    replay_of: Option<String>,
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        if let (Some(meta), Some(key), None) = (&self.meta, &self.key, &self.replay_of)
+            && let Err(e) = meta.idem_abort(&self.user_id, key)
+        {
+            tracing::warn!(error = %e, "could not release an idempotency key");
+        }
+    }
+}
+
+/// Chunks that are durable but not yet part of a committed file (pinned against GC until dropped).
+pub struct Staged {
+    store: Arc<FileStore>,
+    pub size: u64,
+    pub blake3: Hash,
+    pub sha256: [u8; 32],
+    pub chunks: Vec<ChunkRef>,
+    pub inline: Option<Vec<u8>>,
+    /// Stored bytes this upload actually wrote (0 when everything deduplicated).
+    pub new_bytes: u64,
+    /// `(hash, size, stored size)` of the chunks this upload wrote; recorded at commit.
+    new_chunks: Vec<(Hash, u32, u32)>,
+    committed: bool,
+}
+
+impl Drop for Staged {
+    /// An upload that never committed (error, replay, 422) leaves its new chunks as unreferenced
+    /// rows, so GC removes them after the grace period instead of leaking them.
+    fn drop(&mut self) {
+        if !self.committed {
+            for (h, size, stored) in &self.new_chunks {
+                if let Err(e) = self.store.meta.record_chunk(h, *size, *stored, now_ms()) {
+                    tracing::warn!(error = %e, "could not record an abandoned chunk for GC");
+                }
+            }
+        }
+        let hashes: Vec<Hash> = self.chunks.iter().map(|c| c.hash).collect();
+        self.store.unpin(&hashes);
+    }
+}
+
+/// What the client said about the file.
+#[derive(Clone, Debug, Default)]
+pub struct NewFile {
+    pub filename: String,
+    pub content_type: String,
+    pub owner: Option<String>,
+    /// `None`: the configured default. `Some(0)`: never expires.
+    pub btl_days: Option<i64>,
+}
+
+#[derive(Clone, Debug)]
+pub struct UploadOutcome {
+    pub file_id: String,
+    pub sha256: String,
+    /// The same key and payload were seen before; nothing new was stored.
+    pub replay: bool,
+}
+
+/// Counts everything the chunker reads, and stops past the admission limit.
+struct CountingReader<'a> {
+    inner: &'a mut dyn Read,
+    count: u64,
+    limit: u64,
+    over: bool,
+}
+
+impl Read for CountingReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count += n as u64;
+        if self.count > self.limit {
+            self.over = true;
+            return Err(io::Error::other("upload exceeds its limit"));
+        }
+        Ok(n)
+    }
+}
+
+/// The file extension FileDB reports: after the last dot, lowercased; "" without one.
+pub fn extension(filename: &str) -> String {
+    match filename.rfind('.') {
+        Some(i) if i > 0 => filename[i + 1..].to_ascii_lowercase(),
+        _ => String::new(),
+    }
+}
+
+impl FileStore {
+    /// Size, daily-limit and quota checks before any byte is written. `declared` is the size when known.
+    pub fn admit(&self, actor: &Actor, declared: Option<u64>) -> Result<Admission> {
+        let max = self.config.max_file_size;
+        if declared.is_some_and(|d| d > max) {
+            return Err(FileStoreError::TooLarge { max });
+        }
+        if actor.admin {
+            return Ok(Admission { limit: max, quota: None, max });
+        }
+        let (used, today) = self.usage(actor)?;
+        if today >= self.config.max_uploads_per_day {
+            return Err(FileStoreError::DailyLimit { used: today, limit: self.config.max_uploads_per_day });
+        }
+        let quota = self.config.quota_bytes;
+        let room = quota.saturating_sub(used);
+        if declared.is_some_and(|d| d > room) || (room == 0 && declared != Some(0)) {
+            return Err(FileStoreError::QuotaExceeded { used, limit: quota });
+        }
+        Ok(Admission { limit: room.min(max), quota: Some((used, quota)), max })
+    }
+
+    /// Claim an idempotency key (per user). A key still in flight is a conflict.
+    pub fn begin(&self, actor: &Actor, key: Option<&str>) -> Result<Ticket> {
+        let mut t = Ticket {
+            meta: None,
+            user_id: actor.user_id.clone(),
+            key: key.map(str::to_string),
+            file_id: random_id(),
+            replay_of: None,
+        };
+        let Some(key) = key else { return Ok(t) };
+        match self.meta.idem_begin(&actor.user_id, key, now_ms())? {
+            IdemState::Fresh { file_id } => {
+                t.file_id = file_id;
+                t.meta = Some(self.meta.clone());
+            }
+            IdemState::InFlight { .. } => return Err(FileStoreError::IdempotencyInFlight),
+            IdemState::Done { file_id, fingerprint } => {
+                t.file_id = file_id;
+                t.replay_of = Some(fingerprint);
+            }
+        }
+        Ok(t)
+    }
+
+    /// Is this ticket a possible replay (so quota admission can be skipped)?
+    pub fn is_replay(&self, t: &Ticket) -> bool {
+        t.replay_of.is_some()
+    }
+
+    /// Read `reader` to its end, cut it into chunks and make every chunk durable.
+    pub fn stage(self: &Arc<Self>, reader: &mut dyn Read, adm: Admission) -> Result<Staged> {
+        let mut hr = CountingReader { inner: reader, count: 0, limit: adm.limit, over: false };
+        let mut staged = Staged {
+            store: self.clone(),
+            size: 0,
+            blake3: [0; 32],
+            sha256: [0; 32],
+            chunks: Vec::new(),
+            inline: None,
+            new_bytes: 0,
+            new_chunks: Vec::new(),
+            committed: false,
+        };
+        let mut written: Vec<(Hash, u32, u32)> = Vec::new();
+        let p = self.config.chunk;
+        // A pipeline with bounded queues (so memory stays a few chunks): chunking and per-chunk BLAKE3
+        // here; whole-file BLAKE3 + SHA-256 on a hasher thread; compression, write and fsync on two
+        // writer threads (their fsyncs overlap).
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(Hash, Arc<Vec<u8>>)>(2);
+        let (htx, hrx) = std::sync::mpsc::sync_channel::<Arc<Vec<u8>>>(2);
+        let mut digests = ([0u8; 32], [0u8; 32]);
+        let rx = std::sync::Mutex::new(rx);
+        let result = std::thread::scope(|scope| -> Result<()> {
+            let rx = &rx;
+            let blobs = &self.blobs;
+            let write = move || -> Result<Vec<(Hash, u32, u32)>> {
+                let mut done = Vec::new();
+                loop {
+                    let next = crate::lock(rx).recv();
+                    let Ok((hash, data)) = next else { return Ok(done) };
+                    let stored = blob::encode(&data);
+                    blobs.put(&hash, &stored)?;
+                    done.push((hash, data.len() as u32, stored.len() as u32));
+                }
+            };
+            let writers = [scope.spawn(write), scope.spawn(write)];
+            let hasher = scope.spawn(move || {
+                let (mut b3, mut sha) = (blake3::Hasher::new(), sha2::Sha256::new());
+                for data in hrx {
+                    b3.update(&data);
+                    sha.update(&data[..]);
+                }
+                (*b3.finalize().as_bytes(), <[u8; 32]>::from(sha.finalize()))
+            });
+            let mut seen = std::collections::HashSet::new();
+            let read = (|| -> Result<()> {
+                for item in fastcdc::v2020::StreamCDC::new(&mut hr, p.min, p.avg, p.max) {
+                    let c = item.map_err(|e| match e {
+                        fastcdc::v2020::Error::IoError(io) => FileStoreError::Aborted(io.to_string()),
+                        other => FileStoreError::Aborted(other.to_string()),
+                    })?;
+                    let data = Arc::new(c.data);
+                    if htx.send(data.clone()).is_err() {
+                        break;
+                    }
+                    // A first chunk shorter than the minimum is the whole file.
+                    if c.offset == 0 && c.length <= self.config.inline_max {
+                        staged.inline = Some(data.to_vec());
+                        continue;
+                    }
+                    let hash = *blake3::hash(&data).as_bytes();
+                    self.pin(&hash);
+                    staged.chunks.push(ChunkRef { hash, offset: c.offset, len: c.length as u32 });
+                    let known = self.meta.chunk_exists(&hash)? && self.blobs.exists(&hash)?;
+                    if !known && seen.insert(hash) && tx.send((hash, data)).is_err() {
+                        break; // the writer failed; its error is reported below
+                    }
+                }
+                Ok(())
+            })();
+            drop(tx);
+            drop(htx);
+            match hasher.join() {
+                Ok(d) => digests = d,
+                Err(_) => return Err(FileStoreError::Aborted("hasher panicked".into())),
+            }
+            let mut first_err = None;
+            for w in writers {
+                match w.join() {
+                    Ok(Ok(mut done)) => written.append(&mut done),
+                    Ok(Err(e)) => first_err = first_err.or(Some(e)),
+                    Err(_) => {
+                        first_err =
+                            first_err.or(Some(FileStoreError::Aborted("chunk writer panicked".into())))
+                    }
+                }
+            }
+            read?;
+            if let Some(e) = first_err {
+                return Err(e);
+            }
+            Ok(())
+        });
+        staged.new_bytes = written.iter().map(|w| w.2 as u64).sum();
+        staged.new_chunks = written;
+        if hr.over {
+            return Err(adm.error());
+        }
+        result?;
+        // Renames become durable here, before anything can reference the chunks.
+        let hashes: Vec<Hash> = staged.new_chunks.iter().map(|w| w.0).collect();
+        self.blobs.sync(&hashes)?;
+        staged.size = hr.count;
+        (staged.blake3, staged.sha256) = digests;
+        if staged.size == 0 {
+            staged.inline = Some(Vec::new());
+        }
+        Ok(staged)
+    }
+
+    /// Commit the staged file (or answer a replay), in one transaction.
+    pub fn finish(
+        &self,
+        actor: &Actor,
+        mut ticket: Ticket,
+        mut staged: Staged,
+        nf: NewFile,
+    ) -> Result<UploadOutcome> {
+        let owner = nf.owner.filter(|o| !o.is_empty());
+        let fingerprint = hex(blake3::Hasher::new()
+            .update(&staged.blake3)
+            .update(nf.filename.as_bytes())
+            .update(b"\0")
+            .update(nf.content_type.as_bytes())
+            .update(b"\0")
+            .update(owner.as_deref().unwrap_or("").as_bytes())
+            .finalize()
+            .as_bytes());
+        let sha256 = hex(&staged.sha256);
+        if let Some(prev) = ticket.replay_of.as_deref() {
+            return if prev == fingerprint {
+                Ok(UploadOutcome { file_id: ticket.file_id.clone(), sha256, replay: true })
+            } else {
+                Err(FileStoreError::IdempotencyMismatch)
+            };
+        }
+        if !actor.admin {
+            let (used, _) = self.usage(actor)?;
+            if used + staged.size > self.config.quota_bytes {
+                return Err(FileStoreError::QuotaExceeded { used, limit: self.config.quota_bytes });
+            }
+        }
+        let now = now_ms();
+        let btl = nf.btl_days.unwrap_or(self.config.default_btl_days);
+        let rec = FileRecord {
+            id: ticket.file_id.clone(),
+            user_id: actor.user_id.clone(),
+            owner,
+            extension: extension(&nf.filename),
+            filename: nf.filename,
+            content_type: nf.content_type,
+            size: staged.size,
+            blake3: hex(&staged.blake3),
+            sha256: sha256.clone(),
+            chunk_count: staged.chunks.len().max(1) as u32,
+            created_at: now,
+            btl_days: Some(btl),
+            expires_at: (btl > 0).then(|| now + btl * self.config.btl_day_ms),
+            public: false,
+            damaged: false,
+            inline: staged.inline.clone(),
+        };
+        let key = ticket.key.clone();
+        let extras = CommitExtras {
+            idempotency: key.as_deref().map(|k| (actor.user_id.as_str(), k)),
+            fingerprint: &fingerprint,
+            day: now / DAY_MS,
+            new_chunks: &staged.new_chunks,
+        };
+        self.meta.commit_file(&rec, &staged.chunks, extras)?;
+        staged.committed = true;
+        ticket.meta = None; // committed: the key is done, not to be released
+        Ok(UploadOutcome { file_id: rec.id, sha256, replay: false })
+    }
+
+    /// The whole upload in one call (tus completion, tests, benchmarks).
+    pub fn put(
+        self: &Arc<Self>,
+        actor: &Actor,
+        reader: &mut dyn Read,
+        nf: NewFile,
+        key: Option<&str>,
+    ) -> Result<UploadOutcome> {
+        let ticket = self.begin(actor, key)?;
+        let adm = if self.is_replay(&ticket) {
+            Admission::unlimited(self.config.max_file_size)
+        } else {
+            self.admit(actor, None)?
+        };
+        let staged = self.stage(reader, adm)?;
+        self.finish(actor, ticket, staged, nf)
+    }
+}

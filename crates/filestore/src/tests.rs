@@ -1,0 +1,252 @@
+//! Unit tests of the store against a real directory and SQLite file.
+
+use crate::*;
+use std::io::Cursor;
+
+fn store(cfg: StoreConfig) -> (tempfile::TempDir, Arc<FileStore>) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = FileStore::open(dir.path(), cfg).unwrap();
+    (dir, s)
+}
+
+fn small_chunks() -> StoreConfig {
+    StoreConfig { chunk: ChunkParams { min: 4096, avg: 16384, max: 65536 }, ..Default::default() }
+}
+
+fn noise(n: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+fn user(id: &str) -> Actor {
+    Actor { user_id: id.into(), admin: false }
+}
+
+fn nf(name: &str) -> NewFile {
+    NewFile { filename: name.into(), content_type: "application/octet-stream".into(), ..Default::default() }
+}
+
+fn read_all(s: &Arc<FileStore>, a: &Actor, id: &str, start: u64, end: u64) -> Result<Vec<u8>> {
+    let f = s.file(a, id)?;
+    let mut out = Vec::new();
+    for piece in s.read_range(f, start, end)? {
+        out.extend(piece?);
+    }
+    Ok(out)
+}
+
+#[test]
+fn round_trip_sizes_and_ranges() {
+    let (_d, s) = store(small_chunks());
+    let a = user("u1");
+    for size in [0usize, 1, 4096, 4097, 300_000] {
+        let data = noise(size, size as u64);
+        let out = s.put(&a, &mut Cursor::new(&data), nf("x.bin"), None).unwrap();
+        let f = s.file(&a, &out.file_id).unwrap();
+        assert_eq!(f.size, size as u64);
+        assert_eq!(f.inline.is_some(), size <= 4096);
+        assert_eq!(read_all(&s, &a, &out.file_id, 0, u64::MAX).unwrap(), data);
+        if size > 10 {
+            let (x, y) = (size as u64 / 3, size as u64 / 3 * 2);
+            assert_eq!(read_all(&s, &a, &out.file_id, x, y).unwrap(), &data[x as usize..y as usize]);
+        }
+    }
+}
+
+#[test]
+fn dedup_shares_chunks_and_gc_waits_for_grace() {
+    let (_d, s) = store(small_chunks());
+    let a = user("u1");
+    let data = noise(500_000, 7);
+    let one = s.put(&a, &mut Cursor::new(&data), nf("a"), None).unwrap();
+    let blobs = s.blobs.list().unwrap().len();
+    let mut edited = data.clone();
+    edited[250_000..250_100].copy_from_slice(&[0u8; 100]);
+    let two = s.put(&user("u2"), &mut Cursor::new(&edited), nf("b"), None).unwrap();
+    let added = s.blobs.list().unwrap().len() - blobs;
+    assert!(added <= 3, "a 100-byte edit added {added} chunks");
+    s.delete(&a, &one.file_id).unwrap();
+    s.delete(&user("u2"), &two.file_id).unwrap();
+    assert_eq!(s.sweep().unwrap().chunks_deleted, 0, "the grace period protects fresh zero counts");
+    let later = now_ms() + s.config.gc_grace_ms + 1;
+    assert!(s.sweep_at(later).unwrap().chunks_deleted > 0);
+    assert!(s.blobs.list().unwrap().is_empty());
+}
+
+#[test]
+fn corruption_is_detected_marked_and_reported_by_fsck() {
+    let (_d, s) = store(small_chunks());
+    let a = user("u1");
+    let data = noise(200_000, 3);
+    let out = s.put(&a, &mut Cursor::new(&data), nf("c"), None).unwrap();
+    let chunk = s.chunks(&out.file_id).unwrap()[1].hash;
+    let p = s.chunk_path(&chunk);
+    let mut b = std::fs::read(&p).unwrap();
+    let last = b.len() - 1;
+    b[last] ^= 1;
+    std::fs::write(&p, b).unwrap();
+    assert!(matches!(read_all(&s, &a, &out.file_id, 0, u64::MAX), Err(FileStoreError::Corrupt { .. })));
+    assert!(s.file(&a, &out.file_id).unwrap().damaged);
+    let r = s.fsck(false).unwrap();
+    assert_eq!(r.corrupt_chunks, vec![hex(&chunk)]);
+    assert_eq!(r.damaged_files, vec![out.file_id.clone()]);
+    s.fsck(true).unwrap();
+    assert!(!p.exists(), "repair quarantines the chunk");
+}
+
+#[test]
+fn quota_daily_limit_and_size() {
+    let cfg =
+        StoreConfig { quota_bytes: 10_000, max_uploads_per_day: 2, max_file_size: 8_000, ..small_chunks() };
+    let (_d, s) = store(cfg);
+    let a = user("u1");
+    assert!(matches!(
+        s.put(&a, &mut Cursor::new(noise(9_000, 1)), nf("big"), None),
+        Err(FileStoreError::TooLarge { .. })
+    ));
+    s.put(&a, &mut Cursor::new(noise(6_000, 1)), nf("a"), None).unwrap();
+    assert!(matches!(
+        s.put(&a, &mut Cursor::new(noise(6_000, 2)), nf("b"), None),
+        Err(FileStoreError::QuotaExceeded { used: 6_000, limit: 10_000 })
+    ));
+    s.put(&a, &mut Cursor::new(noise(10, 2)), nf("b"), None).unwrap();
+    assert!(matches!(
+        s.put(&a, &mut Cursor::new(b"x"), nf("c"), None),
+        Err(FileStoreError::DailyLimit { .. })
+    ));
+    assert_eq!(s.usage(&a).unwrap(), (6_010, 2));
+}
+
+#[test]
+fn idempotency_replay_mismatch_and_in_flight() {
+    let (_d, s) = store(small_chunks());
+    let a = user("u1");
+    let first = s.put(&a, &mut Cursor::new(b"hello"), nf("h.txt"), Some("key-1")).unwrap();
+    let again = s.put(&a, &mut Cursor::new(b"hello"), nf("h.txt"), Some("key-1")).unwrap();
+    assert_eq!((again.file_id.as_str(), again.replay), (first.file_id.as_str(), true));
+    assert!(matches!(
+        s.put(&a, &mut Cursor::new(b"other"), nf("h.txt"), Some("key-1")),
+        Err(FileStoreError::IdempotencyMismatch)
+    ));
+    // Another user's key space is separate.
+    assert!(!s.put(&user("u2"), &mut Cursor::new(b"hello"), nf("h.txt"), Some("key-1")).unwrap().replay);
+    let held = s.begin(&a, Some("key-2")).unwrap();
+    assert!(matches!(s.begin(&a, Some("key-2")), Err(FileStoreError::IdempotencyInFlight)));
+    drop(held);
+    assert!(s.begin(&a, Some("key-2")).is_ok(), "a dropped request releases its key");
+}
+
+#[test]
+fn expiry_hides_then_sweeps() {
+    let (_d, s) = store(small_chunks());
+    let a = user("u1");
+    let mut n = nf("e");
+    n.btl_days = Some(1);
+    let out = s.put(&a, &mut Cursor::new(noise(50_000, 9)), n, None).unwrap();
+    assert!(s.file(&a, &out.file_id).is_ok());
+    let r = s.sweep_at(now_ms() + DAY_MS + 1).unwrap();
+    assert_eq!(r.expired_files, 1);
+    assert!(matches!(s.file(&a, &out.file_id), Err(FileStoreError::NotFound)));
+}
+
+#[test]
+fn tus_append_checksum_offset_and_finish() {
+    let (_d, s) = store(small_chunks());
+    let a = user("u1");
+    let data = noise(100_000, 5);
+    let meta = vec![("filename".to_string(), "t.bin".to_string())];
+    let up = s.tus_create(&a, data.len() as u64, meta).unwrap();
+    let r = s.tus_append(&a, &up.id, 0, &mut Cursor::new(&data[..40_000]), None).unwrap();
+    assert_eq!(r.offset, 40_000);
+    assert!(matches!(
+        s.tus_append(&a, &up.id, 0, &mut Cursor::new(&data[..10]), None),
+        Err(FileStoreError::OffsetMismatch { expected: 40_000, got: 0 })
+    ));
+    let bad = Checksum { algo: ChecksumAlgo::Sha1, digest: vec![0; 20] };
+    assert!(matches!(
+        s.tus_append(&a, &up.id, 40_000, &mut Cursor::new(&data[40_000..]), Some(bad)),
+        Err(FileStoreError::ChecksumMismatch)
+    ));
+    assert_eq!(s.tus_get(&a, &up.id).unwrap().offset, 40_000, "a bad chunk is discarded");
+    assert!(matches!(s.tus_get(&user("u2"), &up.id), Err(FileStoreError::UploadNotFound)));
+    let good =
+        Checksum { algo: ChecksumAlgo::Blake3, digest: blake3::hash(&data[40_000..]).as_bytes().to_vec() };
+    let done = s.tus_append(&a, &up.id, 40_000, &mut Cursor::new(&data[40_000..]), Some(good)).unwrap();
+    let id = done.file_id.unwrap();
+    assert_eq!(read_all(&s, &a, &id, 0, u64::MAX).unwrap(), data);
+    assert_eq!(s.file(&a, &id).unwrap().filename, "t.bin");
+}
+
+#[test]
+fn orphan_blobs_are_adopted_then_collected() {
+    let (_d, s) = store(small_chunks());
+    let h = *blake3::hash(b"orphan").as_bytes();
+    s.blobs.put(&h, &blob::encode(b"orphan")).unwrap();
+    let pinned = *blake3::hash(b"in flight").as_bytes();
+    s.blobs.put(&pinned, &blob::encode(b"in flight")).unwrap();
+    s.pin(&pinned);
+    assert_eq!(s.adopt_orphans().unwrap(), 1, "a pinned chunk belongs to an upload in progress");
+    assert_eq!(s.sweep().unwrap().chunks_deleted, 0);
+    assert_eq!(s.sweep_at(now_ms() + s.config.gc_grace_ms + 1).unwrap().chunks_deleted, 1);
+    assert_eq!(s.blobs.list().unwrap(), vec![pinned]);
+}
+
+#[test]
+fn chunks_of_an_upload_that_never_commits_are_collected() {
+    let cfg = StoreConfig { quota_bytes: 100_000, ..small_chunks() };
+    let (_d, s) = store(cfg);
+    let a = user("u1");
+    s.put(&a, &mut Cursor::new(noise(20_000, 1)), nf("a"), Some("key-abc1")).unwrap();
+    // Same key, other payload: 422, but its chunks were already written.
+    assert!(matches!(
+        s.put(&a, &mut Cursor::new(noise(60_000, 2)), nf("a"), Some("key-abc1")),
+        Err(FileStoreError::IdempotencyMismatch)
+    ));
+    // Over quota only after streaming (no declared size): also abandoned.
+    assert!(matches!(
+        s.put(&a, &mut Cursor::new(noise(90_000, 3)), nf("b"), None),
+        Err(FileStoreError::QuotaExceeded { .. })
+    ));
+    let referenced = s.chunks(&s.list(&a, ListBy::Extension("")).unwrap()[0].id).unwrap().len();
+    assert!(s.blobs.list().unwrap().len() > referenced);
+    s.sweep_at(now_ms() + s.config.gc_grace_ms + 1).unwrap();
+    assert_eq!(s.blobs.list().unwrap().len(), referenced, "only the committed file's chunks remain");
+    assert!(s.fsck(false).unwrap().is_clean());
+}
+
+#[test]
+fn scrub_walks_every_chunk_in_slices_and_flags_damage() {
+    let (_d, s) = store(small_chunks());
+    let a = user("u1");
+    let out = s.put(&a, &mut Cursor::new(noise(400_000, 4)), nf("s"), None).unwrap();
+    let chunks = s.chunks(&out.file_id).unwrap();
+    assert!(chunks.len() > 3);
+    let p = s.chunk_path(&chunks[2].hash);
+    let mut b = std::fs::read(&p).unwrap();
+    b[10] ^= 1;
+    std::fs::write(&p, b).unwrap();
+    let mut total = ScrubReport::default();
+    for _ in 0..100 {
+        let r = s.scrub_step(1).unwrap(); // one chunk per step
+        total.checked += r.checked;
+        total.corrupt += r.corrupt;
+        if r.wrapped {
+            break;
+        }
+    }
+    assert_eq!(
+        total.checked,
+        s.blobs.list().unwrap().len() + 1,
+        "every chunk once (the bad one is quarantined)"
+    );
+    assert_eq!(total.corrupt, 1);
+    assert!(s.file(&a, &out.file_id).unwrap().damaged);
+    assert!(!p.exists());
+}

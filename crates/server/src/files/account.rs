@@ -1,0 +1,200 @@
+//! `/auth/*`: FileDB's register/login/refresh/me/logout over a real user store, plus API keys
+//! (`/auth/api-keys`: create, list, revoke, rotate). Sign-up is closed unless `--signup open`; the
+//! server token (admin) can always create users.
+
+use super::{FileError, FileResult, actor, blocking, permissions, sanitize};
+use crate::state::AppState;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use quire_filestore::users::User;
+use serde_json::{Value, json};
+
+fn body_json(body: &axum::body::Bytes) -> FileResult<Value> {
+    serde_json::from_slice(body).map_err(|_| FileError::invalid("The body must be a JSON object"))
+}
+
+fn field<'a>(v: &'a Value, name: &str) -> Option<&'a str> {
+    v.get(name).and_then(Value::as_str).filter(|s| !s.is_empty())
+}
+
+fn auth_reply(message: &str, u: &User, access: &str, refresh: &str) -> Value {
+    json!({
+        "message": message,
+        "user": {"userId": u.id, "email": u.email, "role": u.role, "permissions": permissions(&u.role)},
+        "accessToken": access,
+        "refreshToken": refresh,
+        "expiresIn": "24h",
+        "tokenType": "Bearer",
+    })
+}
+
+async fn register(
+    State(s): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> FileResult<Response> {
+    let v = body_json(&body)?;
+    let (Some(email), Some(password)) = (field(&v, "email"), field(&v, "password")) else {
+        return Err(FileError::invalid("email and password are required"));
+    };
+    let role = field(&v, "role").unwrap_or("user").to_string();
+    let caller_admin = actor(&s, &headers, &uri).await.is_ok_and(|a| a.admin);
+    if !s.config.signup_open && !caller_admin {
+        return Err(FileError::new(
+            StatusCode::FORBIDDEN,
+            "SIGNUP_CLOSED",
+            "Sign-up is closed on this server",
+        ));
+    }
+    if role == "admin" && !caller_admin {
+        return Err(FileError::new(
+            StatusCode::FORBIDDEN,
+            "AUTHORIZATION_ERROR",
+            "Only an admin can create admins",
+        ));
+    }
+    let (email, password) = (sanitize(email), password.to_string());
+    let st = s.clone();
+    let (u, access, refresh) = blocking(move || {
+        let u = st.users.register(&email, &password, &role)?;
+        let (a, r) = st.users.issue(&u)?;
+        Ok((u, a, r))
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(auth_reply("User registered successfully", &u, &access, &refresh)))
+        .into_response())
+}
+
+async fn login(State(s): State<AppState>, body: axum::body::Bytes) -> FileResult<Json<Value>> {
+    let v = body_json(&body)?;
+    let (Some(email), Some(password)) = (field(&v, "email"), field(&v, "password")) else {
+        return Err(FileError::invalid("email and password are required"));
+    };
+    // Stored emails went through the same sanitising at registration.
+    let (email, password) = (sanitize(email), password.to_string());
+    let st = s.clone();
+    let (u, access, refresh) = blocking(move || {
+        let u = st.users.login(&email, &password)?;
+        let (a, r) = st.users.issue(&u)?;
+        Ok((u, a, r))
+    })
+    .await?;
+    Ok(Json(auth_reply("Login successful", &u, &access, &refresh)))
+}
+
+async fn refresh(State(s): State<AppState>, body: axum::body::Bytes) -> FileResult<Json<Value>> {
+    let v = body_json(&body)?;
+    let Some(rt) = field(&v, "refreshToken").map(str::to_string) else {
+        return Err(FileError::invalid("refreshToken is required"));
+    };
+    let st = s.clone();
+    let (_, access) = blocking(move || st.users.refresh(&rt)).await?;
+    Ok(Json(json!({"accessToken": access, "tokenType": "Bearer", "expiresIn": "24h"})))
+}
+
+async fn me(State(s): State<AppState>, uri: Uri, headers: HeaderMap) -> FileResult<Json<Value>> {
+    let who = actor(&s, &headers, &uri).await?;
+    if who.admin && who.user_id == quire_filestore::users::ADMIN_ID {
+        return Ok(Json(
+            json!({"user": {"userId": who.user_id, "email": null, "role": "admin", "permissions": permissions("admin")}}),
+        ));
+    }
+    let st = s.clone();
+    let id = who.user_id.clone();
+    let u = blocking(move || st.users.user(&id)).await?;
+    let u =
+        u.ok_or_else(|| FileError::new(StatusCode::UNAUTHORIZED, "AUTHENTICATION_ERROR", "Unknown user"))?;
+    Ok(Json(
+        json!({"user": {"userId": u.id, "email": u.email, "role": u.role, "permissions": permissions(&u.role)}}),
+    ))
+}
+
+async fn logout(State(s): State<AppState>, headers: HeaderMap) -> FileResult<Json<Value>> {
+    if let Some(t) = super::bearer(&headers).map(str::to_string) {
+        let st = s.clone();
+        blocking(move || st.users.revoke_token(&t)).await?;
+    }
+    Ok(Json(json!({"message": "Logout successful"})))
+}
+
+/// API keys belong to real users; the server token has no user row to own one.
+async fn key_owner(s: &AppState, uri: &Uri, headers: &HeaderMap) -> FileResult<String> {
+    let who = actor(s, headers, uri).await?;
+    if who.user_id == quire_filestore::users::ADMIN_ID {
+        return Err(FileError::new(
+            StatusCode::FORBIDDEN,
+            "AUTHORIZATION_ERROR",
+            "Log in as a user to manage API keys",
+        ));
+    }
+    Ok(who.user_id)
+}
+
+async fn create_key(
+    State(s): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> FileResult<Response> {
+    let user = key_owner(&s, &uri, &headers).await?;
+    let name = if body.is_empty() { None } else { field(&body_json(&body)?, "name").map(str::to_string) };
+    let name = name.unwrap_or_else(|| "default".into());
+    let st = s.clone();
+    let n = name.clone();
+    let (id, key) = blocking(move || st.users.create_api_key(&user, &n)).await?;
+    Ok((StatusCode::CREATED, Json(json!({"id": id, "name": name, "apiKey": key}))).into_response())
+}
+
+async fn list_keys(State(s): State<AppState>, uri: Uri, headers: HeaderMap) -> FileResult<Json<Value>> {
+    let user = key_owner(&s, &uri, &headers).await?;
+    let st = s.clone();
+    let keys = blocking(move || st.users.api_keys(&user)).await?;
+    let keys: Vec<Value> = keys
+        .iter()
+        .map(|k| json!({"id": k.id, "name": k.name, "created_at": super::iso8601(k.created_at), "revoked": k.revoked}))
+        .collect();
+    Ok(Json(json!({"keys": keys})))
+}
+
+async fn revoke_key(
+    State(s): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> FileResult<Json<Value>> {
+    let user = key_owner(&s, &uri, &headers).await?;
+    let st = s.clone();
+    let kid = id.clone();
+    if !blocking(move || st.users.revoke_api_key(&user, &kid)).await? {
+        return Err(FileError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "API key not found"));
+    }
+    Ok(Json(json!({"id": id, "revoked": true})))
+}
+
+async fn rotate_key(
+    State(s): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> FileResult<Json<Value>> {
+    let user = key_owner(&s, &uri, &headers).await?;
+    let st = s.clone();
+    let (new_id, key) = blocking(move || st.users.rotate_api_key(&user, &id)).await?;
+    Ok(Json(json!({"id": new_id, "apiKey": key})))
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/auth/register", post(register))
+        .route("/auth/login", post(login))
+        .route("/auth/refresh", post(refresh))
+        .route("/auth/me", get(me))
+        .route("/auth/logout", post(logout))
+        .route("/auth/api-keys", post(create_key).get(list_keys))
+        .route("/auth/api-keys/{id}", delete(revoke_key))
+        .route("/auth/api-keys/{id}/rotate", post(rotate_key))
+}

@@ -1,0 +1,169 @@
+//! Listings (by owner label, extension, base media type), `/quota`, and upload status (FileDB's
+//! session shape, answered from committed manifests and idempotency keys).
+
+use super::{FileError, FileResult, actor, blocking, iso8601};
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use quire_filestore::{FileRecord, ListBy};
+use serde_json::{Value, json};
+
+#[derive(Clone, Copy)]
+enum By {
+    Owner,
+    Extension,
+    Type,
+}
+
+async fn list(
+    s: &AppState,
+    uri: &Uri,
+    headers: &HeaderMap,
+    by: By,
+    arg: String,
+) -> FileResult<Vec<FileRecord>> {
+    let who = actor(s, headers, uri).await?;
+    let files = s.files.clone();
+    blocking(move || {
+        let by = match by {
+            By::Owner => ListBy::Owner(&arg),
+            By::Extension => ListBy::Extension(&arg),
+            By::Type => ListBy::BaseType(&arg),
+        };
+        files.list(&who, by)
+    })
+    .await
+}
+
+pub async fn by_owner(
+    State(s): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+    Path(owner): Path<String>,
+) -> FileResult<Json<Value>> {
+    let found = list(&s, &uri, &headers, By::Owner, owner.clone()).await?;
+    let files: Vec<Value> = found
+        .iter()
+        .map(|f| {
+            json!({"file_id": f.id, "original_filename": f.filename, "content_type": f.content_type,
+                   "file_extension": f.extension, "total_size": f.size, "created_at": iso8601(f.created_at),
+                   "owner": f.owner})
+        })
+        .collect();
+    Ok(Json(json!({"owner": owner, "count": files.len(), "files": files})))
+}
+
+pub async fn by_extension(
+    State(s): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+    Path(ext): Path<String>,
+) -> FileResult<Json<Value>> {
+    let found = list(&s, &uri, &headers, By::Extension, ext.clone()).await?;
+    let files: Vec<Value> = found
+        .iter()
+        .map(|f| {
+            json!({"file_id": f.id, "original_filename": f.filename, "content_type": f.content_type,
+                   "total_size": f.size, "created_at": iso8601(f.created_at)})
+        })
+        .collect();
+    Ok(Json(json!({"extension": ext, "count": files.len(), "files": files})))
+}
+
+pub async fn by_type(
+    State(s): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+    Path(ct): Path<String>,
+) -> FileResult<Json<Value>> {
+    let found = list(&s, &uri, &headers, By::Type, ct.clone()).await?;
+    let files: Vec<Value> = found
+        .iter()
+        .map(|f| {
+            json!({"file_id": f.id, "original_filename": f.filename, "file_extension": f.extension,
+                   "total_size": f.size, "created_at": iso8601(f.created_at)})
+        })
+        .collect();
+    Ok(Json(json!({"content_type": ct, "count": files.len(), "files": files})))
+}
+
+pub async fn quota(State(s): State<AppState>, uri: Uri, headers: HeaderMap) -> FileResult<Json<Value>> {
+    let who = actor(&s, &headers, &uri).await?;
+    let files = s.files.clone();
+    let admin = who.admin;
+    let (used, today) = blocking(move || files.usage(&who)).await?;
+    let cfg = &s.files.config;
+    let pct = if cfg.quota_bytes == 0 { 0.0 } else { used as f64 * 100.0 / cfg.quota_bytes as f64 };
+    Ok(Json(json!({
+        "used_bytes": used,
+        "max_bytes": cfg.quota_bytes,
+        "uploads_today": today,
+        "max_uploads_per_day": cfg.max_uploads_per_day,
+        "usage_percentage": format!("{pct:.2}"),
+        "unlimited": admin,
+    })))
+}
+
+fn status_body(file_id: &str, file: Option<&FileRecord>) -> Value {
+    let done = file.is_some();
+    let chunks = file.map(|f| f.chunk_count).unwrap_or(0);
+    let pct = if done { 100 } else { 0 };
+    let mut v = json!({
+        "file_id": file_id,
+        "status": if done { "completed" } else { "uploading" },
+        "completed": done,
+        "progress": {
+            "chunks_uploaded": chunks, "total_chunks": chunks, "percentage": pct, "remaining_chunks": 0,
+            "elapsed_seconds": 0, "estimated_remaining_seconds": if done { json!(0) } else { Value::Null },
+        },
+        "chunks_received": chunks,
+        "total_chunks": chunks,
+        "chunks_uploaded_to_blockchain": chunks,
+        "progress_percentage": pct,
+        "file_info": {},
+    });
+    if let Some(f) = file {
+        v["file_info"] =
+            json!({"original_filename": f.filename, "file_size": f.size, "content_type": f.content_type});
+        if let Some(o) = &f.owner {
+            v["file_info"]["owner"] = json!(o);
+        }
+    }
+    v
+}
+
+fn session_not_found() -> FileError {
+    FileError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "Upload session not found")
+}
+
+pub async fn file_status(
+    State(s): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> FileResult<Json<Value>> {
+    let who = actor(&s, &headers, &uri).await?;
+    let files = s.files.clone();
+    let fid = id.clone();
+    let f = blocking(move || files.file(&who, &fid)).await.map_err(|_| session_not_found())?;
+    Ok(Json(status_body(&id, Some(&f))))
+}
+
+pub async fn key_status(
+    State(s): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+    Path(key): Path<String>,
+) -> FileResult<Json<Value>> {
+    let who = actor(&s, &headers, &uri).await?;
+    let files = s.files.clone();
+    let found = blocking(move || {
+        let Some((file_id, done)) = files.idempotency_status(&who, &key)? else { return Ok(None) };
+        let f = if done { files.file(&who, &file_id).ok() } else { None };
+        Ok(Some((file_id, f)))
+    })
+    .await?;
+    let (file_id, f) = found.ok_or_else(session_not_found)?;
+    Ok(Json(status_body(&file_id, f.as_ref())))
+}
