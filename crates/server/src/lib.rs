@@ -76,6 +76,7 @@ fn build_state(config: Config) -> anyhow::Result<AppState> {
         }
     }
     let http = http_client(&config)?;
+    let tsls = ws::tsserver::manager(&config);
     Ok(Arc::new(Inner {
         config,
         store,
@@ -86,6 +87,7 @@ fn build_state(config: Config) -> anyhow::Result<AppState> {
         cookie_sessions: Mutex::new(Default::default()),
         hub: Default::default(),
         http,
+        tsls,
     }))
 }
 
@@ -116,6 +118,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let state = build_state(config)?;
+    ws::tsserver::spawn_forwarder(&state);
     let loader = state.clone();
     tokio::task::spawn_blocking(move || {
         if let Err(e) = ensure_install_id(&loader) {
@@ -137,6 +140,7 @@ pub async fn serve(
     });
     axum::serve(listener, app(state.clone())).with_graceful_shutdown(shutdown).await?;
     state.ready.store(false, Ordering::Release);
+    state.tsls.shutdown().await;
     Ok(())
 }
 

@@ -23,6 +23,8 @@ pub struct Config {
     pub max_ws_message_bytes: usize,
     pub url_import_max_bytes: usize,
     pub url_import_timeout: Duration,
+    /// How long a notebook's tsserver outlives its last subscriber.
+    pub tsserver_idle: Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -50,6 +52,7 @@ impl Config {
             max_ws_message_bytes: 4 * 1024 * 1024,
             url_import_max_bytes: 10 * 1024 * 1024,
             url_import_timeout: Duration::from_secs(30),
+            tsserver_idle: Duration::from_secs(60),
         }
     }
 }
@@ -66,6 +69,7 @@ pub struct Inner {
     pub cookie_sessions: Mutex<VecDeque<String>>,
     pub hub: Hub,
     pub http: reqwest::Client,
+    pub tsls: quire_tsls::Manager,
 }
 
 pub type AppState = Arc<Inner>;

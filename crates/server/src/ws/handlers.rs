@@ -101,6 +101,7 @@ impl Conn {
     pub fn close(&mut self) {
         for t in self.topics.drain() {
             self.state.hub.unsubscribe(&t, self.peer.id);
+            super::tsserver::on_leave(&self.state, &t, self.peer.id);
         }
     }
 
@@ -171,6 +172,7 @@ impl Conn {
             "unsubscribe" => {
                 self.state.hub.unsubscribe(&f.notebook_id, self.peer.id);
                 self.topics.remove(&f.notebook_id);
+                super::tsserver::on_leave(&self.state, &f.notebook_id, self.peer.id);
             }
             "cell:create"
             | "cell:update"
@@ -178,6 +180,7 @@ impl Conn {
             | "cell:delete"
             | "cell:move"
             | "tsconfig.json:update" => self.edit(&f).await,
+            e if e.starts_with("tsserver:") => super::tsserver::handle(&self.state, &self.peer, &f).await,
             e if NOT_YET.contains(&e) => self.not_yet(&f),
             other => self.send_error(FrameError {
                 topic: Some(f.topic.clone()),
@@ -197,6 +200,7 @@ impl Conn {
         self.state.hub.subscribe(&f.notebook_id, self.peer.clone());
         self.topics.insert(f.notebook_id.clone());
         self.send(&f.topic, "subscribed", json!({"id": sub.id}));
+        super::tsserver::on_subscribe(&self.state, &f.notebook_id, self.peer.id);
     }
 
     fn not_yet(&self, f: &Frame) {
@@ -236,7 +240,10 @@ impl Conn {
             Err(e) => Err(ApiError::internal(format!("edit task failed: {e}"))),
         };
         match result {
-            Ok(done) => self.announce(f, done),
+            Ok(done) => {
+                self.announce(f, done);
+                super::tsserver::notebook_changed(&self.state, &f.notebook_id);
+            }
             Err(err) => {
                 self.refuse(f, &err);
                 // Srcbook's rollback for a refused update/rename: cell:error, then the server's copy.

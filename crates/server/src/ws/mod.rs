@@ -4,6 +4,7 @@
 mod handlers;
 pub mod hub;
 pub mod protocol;
+pub mod tsserver;
 
 use crate::state::AppState;
 use axum::extract::State;
