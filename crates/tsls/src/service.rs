@@ -185,7 +185,7 @@ impl Service {
                 "includeCompletionsForModuleExports": true,
                 "includeCompletionsWithInsertText": true,
                 "useLabelDetailsInCompletionEntries": true,
-                "providePrefixAndSuffixTextForRename": true,
+                "providePrefixAndSuffixTextForRename": false,
                 "allowRenameOfImportPath": false,
             }}),
         );
@@ -210,7 +210,7 @@ impl Service {
         json!({"options": {
             "allowJs": true, "checkJs": check_js, "module": "NodeNext", "moduleResolution": "NodeNext",
             "target": "ES2022", "allowNonTsExtensions": true, "allowImportingTsExtensions": true,
-            "noEmit": true, "types": ["node"],
+            "noEmit": true,
         }, "projectRootPath": self.dir})
     }
 

@@ -32,6 +32,16 @@ impl TestServer {
         s
     }
 
+    /// A server in a temp dir with `configure` applied to the default config.
+    pub async fn start_configured(configure: impl FnOnce(&mut Config)) -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut config = Config::new(tmp.path().to_path_buf(), TOKEN.into());
+        configure(&mut config);
+        let mut s = Self::start_with(config).await;
+        s._tmp = Some(tmp);
+        s
+    }
+
     pub async fn start_with(config: Config) -> Self {
         quire_server::install_crypto_provider();
         let data_dir = config.data_dir.clone();
@@ -141,6 +151,17 @@ impl Ws {
                 .expect("timed out waiting for a frame")
                 .expect("socket closed")
                 .expect("socket error");
+            if let Message::Text(t) = msg {
+                let v: Value = serde_json::from_str(t.as_str()).unwrap();
+                return (v[0].as_str().unwrap().into(), v[1].as_str().unwrap().into(), v[2].clone());
+            }
+        }
+    }
+
+    /// Next text frame, however long it takes (callers bound the wait).
+    pub async fn recv_any(&mut self) -> (String, String, Value) {
+        loop {
+            let msg = self.stream.next().await.expect("socket closed").expect("socket error");
             if let Message::Text(t) = msg {
                 let v: Value = serde_json::from_str(t.as_str()).unwrap();
                 return (v[0].as_str().unwrap().into(), v[1].as_str().unwrap().into(), v[2].clone());
