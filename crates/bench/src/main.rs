@@ -1,5 +1,7 @@
-//! `cargo run --release -p quire-bench -- [edit|http|codec] [N]`: starts the real server on 127.0.0.1:0
+//! `cargo run --release -p quire-bench -- [edit|http|codec|tsls] [N]`: starts the real server on 127.0.0.1:0
 //! in a temp dir and prints latency percentiles measured exactly as a client sees them.
+
+mod tsls;
 
 use anyhow::{Context, bail};
 use futures_util::{SinkExt, StreamExt};
@@ -19,8 +21,14 @@ struct Server {
 }
 
 async fn start() -> anyhow::Result<Server> {
+    start_with(|_| Ok(())).await
+}
+
+/// Start with `prepare` run on the data dir first.
+async fn start_with(prepare: impl FnOnce(&std::path::Path) -> anyhow::Result<()>) -> anyhow::Result<Server> {
     quire_server::install_crypto_provider();
     let tmp = tempfile::tempdir()?;
+    prepare(tmp.path())?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let config = quire_server::Config::new(tmp.path().into(), TOKEN.into());
@@ -202,11 +210,13 @@ fn main() -> anyhow::Result<()> {
         "edit" => rt.block_on(edit(n)),
         "http" => rt.block_on(http(n)),
         "codec" => codec(n),
+        // 50 edits unless told otherwise (the language service is slower than the codec).
+        "tsls" => rt.block_on(tsls::run(if args.len() > 1 { n } else { 50 })),
         "all" => {
             codec(n)?;
             rt.block_on(http(n))?;
             rt.block_on(edit(n))
         }
-        other => bail!("unknown benchmark '{other}' (edit, http, codec, all)"),
+        other => bail!("unknown benchmark '{other}' (edit, http, codec, tsls, all)"),
     }
 }
