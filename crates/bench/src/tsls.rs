@@ -32,7 +32,7 @@ async fn wait(s: &mut Socket, mut pred: impl FnMut(&str, &Value) -> bool) -> any
 
 fn cell_source(i: usize, broken: bool) -> String {
     let mut s = String::new();
-    if i > 0 && i % 5 != 0 {
+    if i > 0 && !i.is_multiple_of(5) {
         s.push_str(&format!("import {{ f{} }} from './c{}.ts';\n", i - 1, i - 1));
     }
     s.push_str(&format!(
@@ -40,7 +40,9 @@ fn cell_source(i: usize, broken: bool) -> String {
     ));
     s.push_str("interface Point { x: number; y: number }\nexport const points: Point[] = [];\n");
     for k in 0..8 {
-        s.push_str(&format!("export function g{i}_{k}(p: Point): string {{ return `${{p.x + {k}}},${{p.y}}`; }}\n"));
+        s.push_str(&format!(
+            "export function g{i}_{k}(p: Point): string {{ return `${{p.x + {k}}},${{p.y}}`; }}\n"
+        ));
     }
     if broken {
         s.push_str(&format!("const wrong: string = v{i};\n"));
@@ -61,7 +63,8 @@ fn tsserver_rss(dir: &Path) -> Option<(u32, f64)> {
             continue;
         }
         let status = std::fs::read_to_string(e.path().join("status")).ok()?;
-        let kb: f64 = status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()?;
+        let kb: f64 =
+            status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()?;
         return Some((pid, kb / 1024.0));
     }
     None
@@ -101,7 +104,11 @@ pub async fn run(n: usize) -> anyhow::Result<()> {
         let p = wait(&mut a, |e, _| e == "tsserver:cell:diagnostics").await?;
         seen.insert(p["cellId"].as_str().unwrap_or("").to_string());
     }
-    println!("first diagnostics for all {} cells: {:.0} ms", CELLS + 1, started.elapsed().as_secs_f64() * 1000.0);
+    println!(
+        "first diagnostics for all {} cells: {:.0} ms",
+        CELLS + 1,
+        started.elapsed().as_secs_f64() * 1000.0
+    );
 
     let edited = format!("c{EDITED}");
     let mut edits = Vec::with_capacity(n);
@@ -128,10 +135,15 @@ pub async fn run(n: usize) -> anyhow::Result<()> {
             let t = Instant::now();
             let req = json!({"cellId": "probe", "request": {"location": {"line": 3, "offset": 2}}, "requestId": rid});
             send(&mut b, &topic, "tsserver:cell:completions:request", req).await?;
-            let reply = wait(&mut b, |e, p| e == "tsserver:cell:completions:response" && p["requestId"] == rid.as_str())
-                .await?;
+            let reply = wait(&mut b, |e, p| {
+                e == "tsserver:cell:completions:response" && p["requestId"] == rid.as_str()
+            })
+            .await?;
             comps.push(t.elapsed());
-            if reply["response"]["entries"].as_array().is_none_or(|e| !e.iter().any(|x| x["name"] == "toFixed")) {
+            if reply["response"]["entries"]
+                .as_array()
+                .is_none_or(|e| !e.iter().any(|x| x["name"] == "toFixed"))
+            {
                 bail!("completions without toFixed: {reply}");
             }
         }

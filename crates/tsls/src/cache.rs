@@ -92,7 +92,8 @@ impl Installer {
             }
         }
         let dir = self.cache_dir.clone();
-        let _ = tokio::task::spawn_blocking(move || std::fs::File::open(dir).and_then(|d| d.sync_all())).await;
+        let _ =
+            tokio::task::spawn_blocking(move || std::fs::File::open(dir).and_then(|d| d.sync_all())).await;
         tracing::info!(version = TS_VERSION, dir = %self.dir().display(), "installed TypeScript for the language service");
         Ok(target)
     }
@@ -130,7 +131,9 @@ impl Installer {
             .ok()
             .and_then(|v| v["version"].as_str().map(String::from));
         if version.as_deref() != Some(TS_VERSION) || !tmp.join(TSSERVER).is_file() {
-            return Err(Error::Unavailable(format!("npm installed typescript {version:?}, not {TS_VERSION}")));
+            return Err(Error::Unavailable(format!(
+                "npm installed typescript {version:?}, not {TS_VERSION}"
+            )));
         }
         Ok(())
     }

@@ -108,9 +108,18 @@ pub struct Output {
 #[derive(Debug)]
 pub enum OutEvent {
     /// Syntactic and semantic diagnostics of one cell, merged: the full list (`[]` clears).
-    Diagnostics { cell_id: String, diagnostics: Value },
-    Suggestions { cell_id: String, diagnostics: Value },
-    Error { code: &'static str, message: String },
+    Diagnostics {
+        cell_id: String,
+        diagnostics: Value,
+    },
+    Suggestions {
+        cell_id: String,
+        diagnostics: Value,
+    },
+    Error {
+        code: &'static str,
+        message: String,
+    },
 }
 
 pub struct Manager {

@@ -110,13 +110,14 @@ pub fn with_details(mut body: Value, details: &Value) -> Value {
     let Some(entries) = body["entries"].as_array_mut() else { return body };
     for d in details.as_array().into_iter().flatten() {
         let source = [&d["sourceDisplay"], &d["source"]].into_iter().map(parts_text).find(|s| !s.is_empty());
-        let mut info =
-            json!({"signature": parts_text(&d["displayParts"]), "documentation": parts_text(&d["documentation"])});
+        let mut info = json!({"signature": parts_text(&d["displayParts"]), "documentation": parts_text(&d["documentation"])});
         if let Some(s) = &source {
             info["source"] = json!(s);
         }
         if let Some(e) = entries.iter_mut().find(|e| {
-            e["name"] == d["name"] && e.get("details").is_none() && e.get("source").is_some() == source.is_some()
+            e["name"] == d["name"]
+                && e.get("details").is_none()
+                && e.get("source").is_some() == source.is_some()
         }) {
             e["details"] = info;
         }
@@ -157,7 +158,8 @@ mod tests {
             {"name": "return", "kind": "keyword", "sortText": "15"},
             {"name": "x", "kind": "const", "sortText": "11"},
         ]});
-        let names: Vec<Value> = detail_candidates(&body, "re").into_iter().map(|e| e["name"].clone()).collect();
+        let names: Vec<Value> =
+            detail_candidates(&body, "re").into_iter().map(|e| e["name"].clone()).collect();
         assert_eq!(names, [json!("readFile"), json!("rename")]);
         let details = json!([{"name": "rename", "displayParts": [{"text": "function "}, {"text": "rename"}],
             "documentation": [{"text": "Renames."}]}]);

@@ -420,7 +420,9 @@ impl Service {
             Query::Definition => ("definition", json!({})),
             Query::SignatureHelp => ("signatureHelp", json!({})),
             Query::Rename { .. } => ("rename", json!({"findInStrings": false, "findInComments": false})),
-            Query::CompletionDetails { entries } => ("completionEntryDetails", json!({"entryNames": entries})),
+            Query::CompletionDetails { entries } => {
+                ("completionEntryDetails", json!({"entryNames": entries}))
+            }
         };
         args["line"] = json!(line);
         args["offset"] = json!(column + 1);

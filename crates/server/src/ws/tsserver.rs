@@ -153,7 +153,11 @@ struct Origin {
 
 impl Origin {
     fn of(f: &Frame) -> Self {
-        Origin { topic: f.topic.clone(), event: f.event.clone(), request_id: protocol::request_id(&f.payload) }
+        Origin {
+            topic: f.topic.clone(),
+            event: f.event.clone(),
+            request_id: protocol::request_id(&f.payload),
+        }
     }
 
     fn error_frame(&self, code: &'static str, message: String) -> String {
@@ -223,7 +227,9 @@ fn request(svc: Arc<Service>, peer: Peer, f: &Frame, origin: Origin, base: &str)
             return;
         }
         Err(e) => {
-            peer.send(origin.error_frame("invalid_payload", format!("Invalid payload for '{}': {e}", f.event)));
+            peer.send(
+                origin.error_frame("invalid_payload", format!("Invalid payload for '{}': {e}", f.event)),
+            );
             return;
         }
     };
@@ -258,7 +264,9 @@ fn request(svc: Arc<Service>, peer: Peer, f: &Frame, origin: Origin, base: &str)
                 }
                 peer.send(frame(&origin.topic, &reply_event, &payload));
             }
-            Err(Error::Stale) => tracing::debug!(conn = peer.id, event = %origin.event, "stale reply dropped"),
+            Err(Error::Stale) => {
+                tracing::debug!(conn = peer.id, event = %origin.event, "stale reply dropped")
+            }
             Err(e) => origin.refuse(&peer, e.code(), e.to_string()),
         }
     });

@@ -64,7 +64,8 @@ async fn until(ws: &mut Ws, mut pred: impl FnMut(&str, &Value) -> bool) -> Value
     let deadline = Instant::now() + PATIENCE;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        let (_, e, p) = tokio::time::timeout(left, ws.recv_any()).await.expect("timed out waiting for an event");
+        let (_, e, p) =
+            tokio::time::timeout(left, ws.recv_any()).await.expect("timed out waiting for an event");
         if pred(&e, &p) {
             return p;
         }
@@ -82,7 +83,9 @@ async fn diagnostics(ws: &mut Ws, cell: &str, pred: impl Fn(&[Value]) -> bool) -
     p["diagnostics"].as_array().unwrap().clone()
 }
 
-async fn ask(ws: &mut Ws, nb: &Nb, what: &str, rid: &str, cell: &str, line: u64, col: u64, extra: Value) -> Value {
+/// Send a `tsserver:cell:<what>:request` at `(cell, line, 0-based column)` and await its reply.
+async fn ask(ws: &mut Ws, nb: &Nb, what: &str, rid: &str, at: (&str, u64, u64), extra: Value) -> Value {
+    let (cell, line, col) = at;
     let mut request = json!({"location": {"line": line, "offset": col}});
     if let Value::Object(m) = extra {
         request.as_object_mut().unwrap().extend(m);
@@ -125,7 +128,9 @@ async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
 async fn type_and_syntax_errors_on_the_right_cell_then_cleared() {
     let s = server().await;
     let mut ws = s.ws().await;
-    let nb = notebook(&s, &mut ws, "typescript", &[("c1", "a.ts", "const ok = 1;\nconst x: number = \"a\";\n")]).await;
+    let nb =
+        notebook(&s, &mut ws, "typescript", &[("c1", "a.ts", "const ok = 1;\nconst x: number = \"a\";\n")])
+            .await;
     let d = diagnostics(&mut ws, "c1", |d| !d.is_empty()).await;
     assert_eq!(d.len(), 1, "{d:?}");
     assert_eq!(d[0]["code"], 2322);
@@ -133,7 +138,8 @@ async fn type_and_syntax_errors_on_the_right_cell_then_cleared() {
     assert_eq!(d[0]["start"], json!({"line": 2, "offset": 7}));
     assert_eq!(d[0]["end"], json!({"line": 2, "offset": 8}));
 
-    let fix = json!({"cellId": "c1", "updates": {"source": "const ok = 1;\nconst x: number = 1;\nexport {};\n"}});
+    let fix =
+        json!({"cellId": "c1", "updates": {"source": "const ok = 1;\nconst x: number = 1;\nexport {};\n"}});
     ws.send(&nb.topic, "cell:update", fix).await;
     diagnostics(&mut ws, "c1", |d| d.is_empty()).await;
 
@@ -170,28 +176,29 @@ async fn hover_completions_definition_signature_help_and_rename() {
     diagnostics(&mut ws, "M", |_| true).await;
 
     // Columns are 0-based: column 0 of line 3 is the `c` of `config`.
-    let hover = ask(&mut ws, &nb, "quickinfo", "h1", "M", 3, 0, json!({})).await;
+    let hover = ask(&mut ws, &nb, "quickinfo", "h1", ("M", 3, 0), json!({})).await;
     let shown = hover["displayString"].as_str().unwrap();
     assert!(shown.contains("config: {") && shown.contains("port: number"), "{hover}");
 
-    let comp = ask(&mut ws, &nb, "completions", "c1", "M", 3, 7, json!({})).await;
+    let comp = ask(&mut ws, &nb, "completions", "c1", ("M", 3, 7), json!({})).await;
     let entries = comp["entries"].as_array().unwrap();
     let port = entries.iter().find(|e| e["name"] == "port").expect("port is offered");
     assert!(port["details"]["signature"].as_str().unwrap().contains("port: number"), "{port}");
 
-    let def = ask(&mut ws, &nb, "definition_location", "d1", "M", 3, 2, json!({})).await;
+    let def = ask(&mut ws, &nb, "definition_location", "d1", ("M", 3, 2), json!({})).await;
     assert_eq!(def["cellId"], "U", "{def}");
     assert_eq!(def["start"]["line"], 2);
     assert!(def["file"].as_str().unwrap().ends_with("/src/util.ts"));
 
-    let sig = ask(&mut ws, &nb, "signature_help", "s1", "M", 2, 7, json!({})).await;
+    let sig = ask(&mut ws, &nb, "signature_help", "s1", ("M", 2, 7), json!({})).await;
     assert_eq!(sig["argumentIndex"], 1, "{sig}");
     let params = &sig["items"][0]["parameters"];
     assert_eq!(params.as_array().map(Vec::len), Some(2), "{sig}");
 
-    let ren = ask(&mut ws, &nb, "rename", "r1", "M", 3, 0, json!({"newName": "settings"})).await;
+    let ren = ask(&mut ws, &nb, "rename", "r1", ("M", 3, 0), json!({"newName": "settings"})).await;
     assert_eq!(ren["canRename"], true, "{ren}");
-    let cells: Vec<&str> = ren["edits"].as_array().unwrap().iter().map(|e| e["cellId"].as_str().unwrap()).collect();
+    let cells: Vec<&str> =
+        ren["edits"].as_array().unwrap().iter().map(|e| e["cellId"].as_str().unwrap()).collect();
     assert!(cells.contains(&"U") && cells.contains(&"M"), "{ren}");
 }
 
@@ -247,9 +254,9 @@ async fn javascript_notebooks_get_hover_and_completions() {
     let mut ws = s.ws().await;
     let src = "const greeting = 'hi';\ngreeting.\n";
     let nb = notebook(&s, &mut ws, "javascript", &[("J", "main.js", src)]).await;
-    let hover = ask(&mut ws, &nb, "quickinfo", "h", "J", 1, 6, json!({})).await;
+    let hover = ask(&mut ws, &nb, "quickinfo", "h", ("J", 1, 6), json!({})).await;
     assert!(hover["displayString"].as_str().unwrap().contains("greeting"), "{hover}");
-    let comp = ask(&mut ws, &nb, "completions", "c", "J", 2, 9, json!({})).await;
+    let comp = ask(&mut ws, &nb, "completions", "c", ("J", 2, 9), json!({})).await;
     assert!(comp["entries"].as_array().unwrap().iter().any(|e| e["name"] == "toUpperCase"), "{comp}");
 }
 
