@@ -170,6 +170,7 @@ impl Manager {
                     self.installer.clone(),
                     self.out.clone(),
                     self.closed.clone(),
+                    self.idle,
                 )
             })
             .clone()
@@ -187,15 +188,7 @@ impl Manager {
         if !svc.detach(conn) {
             return;
         }
-        let generation = svc.idle_gen.fetch_add(1, Ordering::Relaxed) + 1;
-        let idle = self.idle;
-        tokio::spawn(async move {
-            tokio::time::sleep(idle).await;
-            if svc.idle_gen.load(Ordering::Relaxed) == generation && svc.subscriber_count() == 0 {
-                tracing::debug!(notebook = %svc.id, "no subscribers left; stopping tsserver");
-                svc.stop().await;
-            }
-        });
+        svc.arm_idle();
     }
 
     /// The notebook was deleted: stop its tsserver (reaped before this returns) and forget it.

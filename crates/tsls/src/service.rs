@@ -69,7 +69,9 @@ pub struct Service {
     state: tokio::sync::Mutex<State>,
     sync_tx: mpsc::UnboundedSender<Snapshot>,
     subscribers: Mutex<HashSet<ConnId>>,
-    pub(crate) idle_gen: AtomicU64,
+    idle_gen: AtomicU64,
+    /// How long tsserver outlives the last subscriber.
+    idle: Duration,
     generation: AtomicU64,
     pid: AtomicU32,
 }
@@ -85,6 +87,7 @@ impl Service {
         installer: Arc<Installer>,
         out: mpsc::UnboundedSender<Output>,
         closed: Arc<AtomicBool>,
+        idle: Duration,
     ) -> Arc<Self> {
         let (sync_tx, mut sync_rx) = mpsc::unbounded_channel::<Snapshot>();
         let svc = Arc::new(Service {
@@ -97,6 +100,7 @@ impl Service {
             sync_tx,
             subscribers: Default::default(),
             idle_gen: AtomicU64::new(0),
+            idle,
             generation: AtomicU64::new(0),
             pid: AtomicU32::new(0),
         });
@@ -141,6 +145,19 @@ impl Service {
         self.subscribers.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
 
+    /// Stop tsserver after the idle time unless a subscriber arrives first (each call restarts the clock).
+    pub(crate) fn arm_idle(self: &Arc<Self>) {
+        let generation = self.idle_gen.fetch_add(1, Ordering::Relaxed) + 1;
+        let svc = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(svc.idle).await;
+            if svc.idle_gen.load(Ordering::Relaxed) == generation && svc.subscriber_count() == 0 {
+                tracing::debug!(notebook = %svc.id, "no subscribers left; stopping tsserver");
+                svc.stop().await;
+            }
+        });
+    }
+
     fn emit(&self, to: Option<ConnId>, event: OutEvent) {
         let _ = self.out.send(Output { notebook_id: self.id.clone(), to, event });
     }
@@ -149,6 +166,13 @@ impl Service {
     pub async fn start(self: &Arc<Self>) -> Result<(), Error> {
         let mut st = self.state.lock().await;
         self.start_locked(&mut st).await
+    }
+
+    /// Started for a connection that did not subscribe: stop again when idle, so nothing runs unowned.
+    fn keep_alive_unowned(self: &Arc<Self>) {
+        if self.subscriber_count() == 0 {
+            self.arm_idle();
+        }
     }
 
     /// Send the current diagnostics of every cell to one connection (it just subscribed).
@@ -169,6 +193,7 @@ impl Service {
         if self.closed.load(Ordering::Acquire) {
             return Err(Error::Stopped);
         }
+        self.keep_alive_unowned();
         let tsserver = self.installer.tsserver_for(&self.dir).await.inspect_err(|e| {
             self.emit(None, OutEvent::Error { code: e.code(), message: e.to_string() });
         })?;

@@ -301,3 +301,33 @@ async fn no_tsserver_outlives_idle_time_crash_delete_or_shutdown() {
     let _keep = s.stop().await;
     assert!(!alive(pid), "tsserver {pid} left after shutdown");
 }
+
+#[tokio::test]
+async fn tsconfig_update_reloads_the_project_and_a_bad_one_is_reported() {
+    let s = server().await;
+    let mut ws = s.ws().await;
+    let nb =
+        notebook(&s, &mut ws, "typescript", &[("c", "a.ts", "export function f(a) {\n  return a;\n}\n")])
+            .await;
+    let d = diagnostics(&mut ws, "c", |d| !d.is_empty()).await;
+    assert_eq!(d[0]["code"], 7006, "strict: implicit any: {d:?}");
+
+    // Not JSON: refused, the previous config stays.
+    let before = s.session(&nb.id).await["tsconfig.json"].clone();
+    ws.send(&nb.topic, "tsconfig.json:update", json!({"source": "{ nope", "requestId": "t1"})).await;
+    let e = until(&mut ws, |e, p| e == "error" && p["requestId"] == "t1").await;
+    assert_eq!(e["code"], "invalid_tsconfig");
+    assert_eq!(s.session(&nb.id).await["tsconfig.json"], before);
+
+    // Options TypeScript rejects: a clear tsserver:error.
+    let bad = json!({"compilerOptions": {"strict": true, "target": "es1999"}, "include": ["src/**/*"]});
+    ws.send(&nb.topic, "tsconfig.json:update", json!({"source": bad.to_string()})).await;
+    let e = until(&mut ws, |e, _| e == "tsserver:error").await;
+    assert_eq!(e["code"], "invalid_tsconfig", "{e}");
+    assert!(e["message"].as_str().unwrap().contains("target"), "{e}");
+
+    // A valid change reloads the project: without strict the implicit any is fine.
+    let lax = before.as_str().unwrap().replace("\"strict\": true", "\"strict\": false");
+    ws.send(&nb.topic, "tsconfig.json:update", json!({"source": lax})).await;
+    diagnostics(&mut ws, "c", |d| d.is_empty()).await;
+}
