@@ -21,17 +21,21 @@ struct Server {
 }
 
 async fn start() -> anyhow::Result<Server> {
-    start_with(|_| Ok(())).await
+    start_with(|_| Ok(()), false).await
 }
 
 /// Start with `prepare` run on the data dir first.
-async fn start_with(prepare: impl FnOnce(&std::path::Path) -> anyhow::Result<()>) -> anyhow::Result<Server> {
+async fn start_with(
+    prepare: impl FnOnce(&std::path::Path) -> anyhow::Result<()>,
+    language_service: bool,
+) -> anyhow::Result<Server> {
     quire_server::install_crypto_provider();
     let tmp = tempfile::tempdir()?;
     prepare(tmp.path())?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    let config = quire_server::Config::new(tmp.path().into(), TOKEN.into());
+    let mut config = quire_server::Config::new(tmp.path().into(), TOKEN.into());
+    config.language_service = language_service;
     tokio::spawn(quire_server::serve(config, listener, std::future::pending()));
     let mut h = reqwest::header::HeaderMap::new();
     h.insert("authorization", format!("Bearer {TOKEN}").parse()?);

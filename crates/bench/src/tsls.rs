@@ -77,12 +77,18 @@ pub async fn run(n: usize) -> anyhow::Result<()> {
     let t = Instant::now();
     installer.ensure().await.map_err(|e| anyhow::anyhow!("{e}"))?;
     println!("TypeScript {} ready in {:.0} ms", quire_tsls::TS_VERSION, t.elapsed().as_secs_f64() * 1000.0);
-    let s = crate::start_with(|data| {
-        let link = data.join("cache");
-        std::fs::create_dir_all(&link)?;
-        std::os::unix::fs::symlink(installer.dir(), link.join(installer.dir().file_name().context("name")?))?;
-        Ok(())
-    })
+    let s = crate::start_with(
+        |data| {
+            let link = data.join("cache");
+            std::fs::create_dir_all(&link)?;
+            std::os::unix::fs::symlink(
+                installer.dir(),
+                link.join(installer.dir().file_name().context("name")?),
+            )?;
+            Ok(())
+        },
+        true,
+    )
     .await?;
     let created = s.post("/api/srcbooks", json!({"name": "Bench", "language": "typescript"})).await?;
     let id = created["result"]["id"].as_str().context("id")?.to_string();

@@ -63,6 +63,9 @@ struct ServeArgs {
     /// Log format: human-readable text (default) or one JSON object per line.
     #[arg(long, env = "QUIRE_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
+    /// Run no TypeScript language service (no tsserver, no npm install of TypeScript).
+    #[arg(long, env = "QUIRE_NO_LANGUAGE_SERVICE")]
+    no_language_service: bool,
 }
 
 fn init_logging(format: LogFormat) {
@@ -159,6 +162,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.import_roots = args.import_roots;
     config.max_body_bytes = args.max_body;
     config.max_ws_message_bytes = args.max_ws_message;
+    config.language_service = !args.no_language_service;
     tracing::info!(?config, %addr, "starting");
     quire_server::serve(config, listener, shutdown).await
 }

@@ -25,6 +25,8 @@ pub struct Config {
     pub url_import_timeout: Duration,
     /// How long a notebook's tsserver outlives its last subscriber.
     pub tsserver_idle: Duration,
+    /// Run tsserver for notebooks (off: `tsserver:*` requests are refused).
+    pub language_service: bool,
 }
 
 impl std::fmt::Debug for Config {
@@ -53,6 +55,7 @@ impl Config {
             url_import_max_bytes: 10 * 1024 * 1024,
             url_import_timeout: Duration::from_secs(30),
             tsserver_idle: Duration::from_secs(60),
+            language_service: true,
         }
     }
 }

@@ -164,8 +164,24 @@ impl Service {
 
     /// Start tsserver if it is not running (and check every cell).
     pub async fn start(self: &Arc<Self>) -> Result<(), Error> {
+        self.running().await.map(drop)
+    }
+
+    /// The state, with tsserver running. Finding (or installing) TypeScript happens without the lock,
+    /// so edits and a shutdown never wait for npm.
+    async fn running(self: &Arc<Self>) -> Result<tokio::sync::MutexGuard<'_, State>, Error> {
+        {
+            let st = self.state.lock().await;
+            if st.run.is_some() {
+                return Ok(st);
+            }
+        }
+        let tsserver = self.installer.tsserver_for(&self.dir).await.inspect_err(|e| {
+            self.emit(None, OutEvent::Error { code: e.code(), message: e.to_string() });
+        })?;
         let mut st = self.state.lock().await;
-        self.start_locked(&mut st).await
+        self.start_locked(&mut st, &tsserver)?;
+        Ok(st)
     }
 
     /// Started for a connection that did not subscribe: stop again when idle, so nothing runs unowned.
@@ -186,7 +202,7 @@ impl Service {
         }
     }
 
-    async fn start_locked(self: &Arc<Self>, st: &mut State) -> Result<(), Error> {
+    fn start_locked(self: &Arc<Self>, st: &mut State, tsserver: &Path) -> Result<(), Error> {
         if st.run.is_some() {
             return Ok(());
         }
@@ -194,11 +210,8 @@ impl Service {
             return Err(Error::Stopped);
         }
         self.keep_alive_unowned();
-        let tsserver = self.installer.tsserver_for(&self.dir).await.inspect_err(|e| {
-            self.emit(None, OutEvent::Error { code: e.code(), message: e.to_string() });
-        })?;
         let (tx, rx) = mpsc::unbounded_channel();
-        let proc = TsProcess::spawn(&tsserver, &self.dir, tx)?;
+        let proc = TsProcess::spawn(tsserver, &self.dir, tx)?;
         let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
         tokio::spawn(pump(Arc::downgrade(self), rx, generation));
 
@@ -365,9 +378,8 @@ impl Service {
                 tokio::spawn(async move {
                     tokio::time::sleep(Duration::from_millis(delay)).await;
                     let Some(svc) = weak.upgrade() else { return };
-                    let mut st = svc.state.lock().await;
-                    if st.wanted && st.run.is_none() {
-                        let _ = svc.start_locked(&mut st).await;
+                    if svc.state.lock().await.wanted {
+                        let _ = svc.running().await;
                     }
                 });
             }
@@ -452,8 +464,7 @@ impl Service {
         args["line"] = json!(line);
         args["offset"] = json!(column + 1);
         let (reply, version, prefix) = {
-            let mut st = self.state.lock().await;
-            self.start_locked(&mut st).await?;
+            let st = self.running().await?;
             let f = st.files.get(cell_id).ok_or_else(|| Error::UnknownCell(cell_id.to_string()))?;
             args["file"] = json!(f.path);
             let at = crate::text::byte_index(&f.source, line, column + 1);

@@ -97,6 +97,9 @@ fn service(state: &AppState, notebook_id: &str) -> Option<Arc<Service>> {
 /// A connection subscribed: start the notebook's tsserver (on the first one) and send it the current
 /// diagnostics.
 pub fn on_subscribe(state: &AppState, notebook_id: &str, conn: ConnId) {
+    if !state.config.language_service {
+        return;
+    }
     let Some(svc) = service(state, notebook_id) else { return };
     state.tsls.attach(&svc, conn);
     tokio::spawn(async move {
@@ -198,6 +201,10 @@ pub async fn handle(state: &AppState, peer: &Peer, f: &Frame) {
         // Like every bad frame: always answered.
         peer.send(origin.error_frame("unknown_event", format!("Unknown event '{}'", f.event)));
         return;
+    }
+    if !state.config.language_service {
+        let message = "The language service is turned off (--no-language-service)".to_string();
+        return origin.refuse(peer, "language_service_disabled", message);
     }
     if is_new && !peer.has_cap(CAP_TSSERVER) {
         let message = format!("'{}' needs the '{CAP_TSSERVER}' capability in subscribe", f.event);

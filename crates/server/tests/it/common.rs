@@ -27,7 +27,10 @@ impl TestServer {
     pub async fn start() -> Self {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().to_path_buf();
-        let mut s = Self::start_with(Config::new(dir, TOKEN.into())).await;
+        let mut config = Config::new(dir, TOKEN.into());
+        // Only the language-service tests (tsserver.rs) start tsservers and install TypeScript.
+        config.language_service = false;
+        let mut s = Self::start_with(config).await;
         s._tmp = Some(tmp);
         s
     }
