@@ -71,6 +71,7 @@ impl Installer {
             return Ok(target);
         }
         tokio::fs::create_dir_all(&self.cache_dir).await.map_err(|e| unavailable("create cache dir", e))?;
+        remove_abandoned(&self.cache_dir).await;
         let mut suffix = [0u8; 8];
         getrandom::fill(&mut suffix).map_err(|e| Error::Unavailable(format!("random: {e}")))?;
         let hex: String = suffix.iter().map(|b| format!("{b:02x}")).collect();
@@ -136,6 +137,24 @@ impl Installer {
             )));
         }
         Ok(())
+    }
+}
+
+/// Temp dirs of installs that died with their process (an hour is far beyond any real install).
+async fn remove_abandoned(cache_dir: &Path) {
+    let Ok(mut rd) = tokio::fs::read_dir(cache_dir).await else { return };
+    while let Ok(Some(e)) = rd.next_entry().await {
+        let name = e.file_name();
+        let old = e
+            .metadata()
+            .await
+            .ok()
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > Duration::from_secs(3600));
+        if name.to_string_lossy().starts_with(".typescript-") && old {
+            let _ = tokio::fs::remove_dir_all(e.path()).await;
+        }
     }
 }
 
