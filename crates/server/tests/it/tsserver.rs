@@ -331,3 +331,47 @@ async fn tsconfig_update_reloads_the_project_and_a_bad_one_is_reported() {
     ws.send(&nb.topic, "tsconfig.json:update", json!({"source": lax})).await;
     diagnostics(&mut ws, "c", |d| d.is_empty()).await;
 }
+
+#[tokio::test]
+async fn completions_offer_auto_imports_from_other_cells_with_their_source() {
+    let s = server().await;
+    let mut ws = s.ws().await;
+    let util = "/** Multiplies. */\nexport function multiply(a: number, b: number) {\n  return a * b;\n}\n";
+    let nb = notebook(
+        &s,
+        &mut ws,
+        "typescript",
+        &[("U", "util.ts", util), ("N", "new.ts", "multi\nexport {};\n")],
+    )
+    .await;
+    diagnostics(&mut ws, "N", |d| !d.is_empty()).await;
+    let comp = ask(&mut ws, &nb, "completions", "c", ("N", 1, 5), json!({})).await;
+    let entry = comp["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "multiply")
+        .unwrap_or_else(|| panic!("multiply offered: {comp}"));
+    assert!(entry["source"].is_string(), "an auto-import entry: {entry}");
+    let details = &entry["details"];
+    assert!(details["source"].as_str().unwrap().contains("util"), "{entry}");
+    assert!(details["signature"].as_str().unwrap().contains("multiply(a: number, b: number)"), "{entry}");
+    assert_eq!(details["documentation"], "Multiplies.");
+}
+
+#[tokio::test]
+async fn javascript_type_errors_only_with_the_setting() {
+    let s = server().await;
+    let src = "const n = 1;\nn.nope;\nconst = 2;\n";
+    let mut ws = s.ws().await;
+    notebook(&s, &mut ws, "javascript", &[("J", "main.js", src)]).await;
+    let d = diagnostics(&mut ws, "J", |d| !d.is_empty()).await;
+    assert!(d.iter().all(|x| x["code"] != 2339), "no type errors by default: {d:?}");
+    assert!(!d.is_empty(), "syntax errors are always reported");
+
+    let (st, v) = s.post("/api/settings", json!({"javascriptTypeCheck": true})).await;
+    assert_eq!(st, 200, "{v}");
+    let mut ws2 = s.ws().await;
+    notebook(&s, &mut ws2, "javascript", &[("K", "main.js", src)]).await;
+    diagnostics(&mut ws2, "K", |d| d.iter().any(|x| x["code"] == 2339)).await;
+}
