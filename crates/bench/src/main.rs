@@ -1,6 +1,7 @@
-//! `cargo run --release -p quire-bench -- [edit|http|codec|tsls] [N]`: starts the real server on 127.0.0.1:0
+//! `cargo run --release -p quire-bench -- [edit|http|codec|exec|tsls] [N]`: starts the real server on 127.0.0.1:0
 //! in a temp dir and prints latency percentiles measured exactly as a client sees them.
 
+mod exec;
 mod tsls;
 
 use anyhow::{Context, bail};
@@ -216,11 +217,13 @@ fn main() -> anyhow::Result<()> {
         "codec" => codec(n),
         // 50 edits unless told otherwise (the language service is slower than the codec).
         "tsls" => rt.block_on(tsls::run(if args.len() > 1 { n } else { 50 })),
+        "exec" => rt.block_on(exec::exec(n)),
         "all" => {
             codec(n)?;
             rt.block_on(http(n))?;
-            rt.block_on(edit(n))
+            rt.block_on(edit(n))?;
+            rt.block_on(exec::exec(n))
         }
-        other => bail!("unknown benchmark '{other}' (edit, http, codec, tsls, all)"),
+        other => bail!("unknown benchmark '{other}' (edit, http, codec, exec, tsls, all)"),
     }
 }

@@ -60,6 +60,18 @@ struct ServeArgs {
     /// Maximum WebSocket message in bytes.
     #[arg(long, env = "QUIRE_MAX_WS_MESSAGE", default_value_t = 4 * 1024 * 1024)]
     max_ws_message: usize,
+    /// Stop a cell run after this many seconds (default: no limit).
+    #[arg(long, env = "QUIRE_CELL_TIMEOUT")]
+    cell_timeout: Option<f64>,
+    /// Heap limit of one cell run in MiB; a run over it fails, nothing else does.
+    #[arg(long, env = "QUIRE_CELL_MEMORY_MB", default_value_t = 2048)]
+    cell_memory_mb: u64,
+    /// Output kept per run in bytes; past it the output is truncated with a notice.
+    #[arg(long, env = "QUIRE_CELL_OUTPUT_LIMIT", default_value_t = 8 * 1024 * 1024)]
+    cell_output_limit: usize,
+    /// The Node.js binary cells run on.
+    #[arg(long, env = "QUIRE_NODE", default_value = "node")]
+    node: PathBuf,
     /// Log format: human-readable text (default) or one JSON object per line.
     #[arg(long, env = "QUIRE_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
@@ -163,6 +175,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.max_body_bytes = args.max_body;
     config.max_ws_message_bytes = args.max_ws_message;
     config.language_service = !args.no_language_service;
+    config.cell_timeout = match args.cell_timeout {
+        Some(t) if t.is_finite() && t > 0.0 => Some(std::time::Duration::from_secs_f64(t)),
+        Some(t) => anyhow::bail!("--cell-timeout must be a positive number of seconds, got {t}"),
+        None => None,
+    };
+    config.cell_memory_mb = args.cell_memory_mb.max(16);
+    config.cell_output_bytes = args.cell_output_limit;
+    config.node = args.node;
     tracing::info!(?config, %addr, "starting");
     quire_server::serve(config, listener, shutdown).await
 }

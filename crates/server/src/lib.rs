@@ -77,6 +77,12 @@ fn build_state(config: Config) -> anyhow::Result<AppState> {
     }
     let http = http_client(&config)?;
     let tsls = ws::tsserver::manager(&config);
+    let mut rc = quire_runtime::RuntimeConfig::new(config.data_dir.clone());
+    rc.timeout = config.cell_timeout;
+    rc.memory_mb = config.cell_memory_mb;
+    rc.output_cap = config.cell_output_bytes;
+    rc.node = config.node.clone();
+    let runtime = quire_runtime::Runtime::new(rc)?;
     Ok(Arc::new(Inner {
         config,
         store,
@@ -88,6 +94,7 @@ fn build_state(config: Config) -> anyhow::Result<AppState> {
         hub: Default::default(),
         http,
         tsls,
+        runtime,
     }))
 }
 
@@ -138,9 +145,12 @@ pub async fn serve(
             tracing::warn!(error = %e, "could not set TCP_NODELAY");
         }
     });
-    axum::serve(listener, app(state.clone())).with_graceful_shutdown(shutdown).await?;
+    let served = axum::serve(listener, app(state.clone())).with_graceful_shutdown(shutdown).await;
     state.ready.store(false, Ordering::Release);
     state.tsls.shutdown().await;
+    // Whatever happened to the listener, no Node process outlives the server.
+    state.runtime.shutdown().await;
+    served?;
     Ok(())
 }
 

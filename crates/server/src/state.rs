@@ -27,6 +27,12 @@ pub struct Config {
     pub tsserver_idle: Duration,
     /// Run tsserver for notebooks (off: `tsserver:*` requests are refused).
     pub language_service: bool,
+    /// Cell runs: wall-clock limit (None = none), heap limit per run, output cap per run.
+    pub cell_timeout: Option<Duration>,
+    pub cell_memory_mb: u64,
+    pub cell_output_bytes: usize,
+    /// The Node binary cells run on.
+    pub node: PathBuf,
 }
 
 impl std::fmt::Debug for Config {
@@ -56,6 +62,10 @@ impl Config {
             url_import_timeout: Duration::from_secs(30),
             tsserver_idle: Duration::from_secs(60),
             language_service: true,
+            cell_timeout: None,
+            cell_memory_mb: 2048,
+            cell_output_bytes: 8 * 1024 * 1024,
+            node: PathBuf::from("node"),
         }
     }
 }
@@ -73,6 +83,7 @@ pub struct Inner {
     pub hub: Hub,
     pub http: reqwest::Client,
     pub tsls: quire_tsls::Manager,
+    pub runtime: Arc<quire_runtime::Runtime>,
 }
 
 pub type AppState = Arc<Inner>;

@@ -125,6 +125,7 @@ pub enum OutEvent {
 pub struct Manager {
     installer: Arc<Installer>,
     idle: Duration,
+    node: PathBuf,
     services: Mutex<HashMap<String, Arc<Service>>>,
     out: mpsc::UnboundedSender<Output>,
     outputs: Mutex<Option<mpsc::UnboundedReceiver<Output>>>,
@@ -133,12 +134,13 @@ pub struct Manager {
 
 impl Manager {
     /// `cache_dir` holds Quire's own TypeScript install; `idle` is how long a notebook's tsserver
-    /// outlives its last subscriber.
-    pub fn new(cache_dir: PathBuf, idle: Duration) -> Self {
+    /// outlives its last subscriber; `node` runs tsserver.
+    pub fn new(cache_dir: PathBuf, idle: Duration, node: PathBuf) -> Self {
         let (out, rx) = mpsc::unbounded_channel();
         Manager {
             installer: Arc::new(Installer::new(cache_dir)),
             idle,
+            node,
             services: Default::default(),
             out,
             outputs: Mutex::new(Some(rx)),
@@ -171,6 +173,7 @@ impl Manager {
                     self.out.clone(),
                     self.closed.clone(),
                     self.idle,
+                    self.node.clone(),
                 )
             })
             .clone()

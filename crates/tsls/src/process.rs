@@ -39,8 +39,13 @@ pub struct TsProcess {
 const GRACE: Duration = Duration::from_secs(2);
 
 impl TsProcess {
-    pub fn spawn(tsserver: &Path, cwd: &Path, msgs: mpsc::UnboundedSender<Msg>) -> Result<Self, Error> {
-        let mut cmd = tokio::process::Command::new("node");
+    pub fn spawn(
+        node: &Path,
+        tsserver: &Path,
+        cwd: &Path,
+        msgs: mpsc::UnboundedSender<Msg>,
+    ) -> Result<Self, Error> {
+        let mut cmd = tokio::process::Command::new(node);
         cmd.arg(tsserver)
             .args([
                 "--disableAutomaticTypingAcquisition",
@@ -58,7 +63,9 @@ impl TsProcess {
             .kill_on_drop(true);
         #[cfg(unix)]
         cmd.process_group(0);
-        let mut child = cmd.spawn().map_err(|e| Error::Unavailable(format!("could not start node: {e}")))?;
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| Error::Unavailable(format!("could not start {}: {e}", node.display())))?;
         let pid = child.id().unwrap_or(0);
         let (Some(mut stdin), Some(mut stdout), Some(stderr)) =
             (child.stdin.take(), child.stdout.take(), child.stderr.take())

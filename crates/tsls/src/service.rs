@@ -72,6 +72,7 @@ pub struct Service {
     idle_gen: AtomicU64,
     /// How long tsserver outlives the last subscriber.
     idle: Duration,
+    node: PathBuf,
     generation: AtomicU64,
     pid: AtomicU32,
 }
@@ -88,6 +89,7 @@ impl Service {
         out: mpsc::UnboundedSender<Output>,
         closed: Arc<AtomicBool>,
         idle: Duration,
+        node: PathBuf,
     ) -> Arc<Self> {
         let (sync_tx, mut sync_rx) = mpsc::unbounded_channel::<Snapshot>();
         let svc = Arc::new(Service {
@@ -101,6 +103,7 @@ impl Service {
             subscribers: Default::default(),
             idle_gen: AtomicU64::new(0),
             idle,
+            node,
             generation: AtomicU64::new(0),
             pid: AtomicU32::new(0),
         });
@@ -211,7 +214,7 @@ impl Service {
         }
         self.keep_alive_unowned();
         let (tx, rx) = mpsc::unbounded_channel();
-        let proc = TsProcess::spawn(tsserver, &self.dir, tx)?;
+        let proc = TsProcess::spawn(&self.node, tsserver, &self.dir, tx)?;
         let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
         tokio::spawn(pump(Arc::downgrade(self), rx, generation));
 
@@ -261,6 +264,16 @@ impl Service {
             drop(st);
             run.proc.shutdown().await;
         }
+    }
+
+    /// Reload the project (dependencies changed on disk) and check every cell.
+    pub async fn reload(&self) {
+        let mut guard = self.state.lock().await;
+        let st = &mut *guard;
+        let Some(run) = &mut st.run else { return };
+        run.unacked.insert(run.proc.send("reloadProjects", json!({})));
+        st.needs_check.extend(st.files.keys().cloned());
+        self.check(st, &BTreeSet::new());
     }
 
     /// Ask tsserver for diagnostics of the pending cells, `first` ones first.

@@ -57,7 +57,7 @@ async fn a_service_reports_merged_diagnostics_and_stops_when_removed() {
     std::os::unix::fs::symlink(&ts_dir, cache.path().join(ts_dir.file_name().unwrap())).unwrap();
     let nb = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(nb.path().join("src")).unwrap();
-    let m = Manager::new(cache.path().into(), Duration::from_secs(60));
+    let m = Manager::new(cache.path().into(), Duration::from_secs(60), "node".into());
     let mut out = m.take_outputs().unwrap();
     let svc = m.service("nb", nb.path().into());
     let cell = |src: &str| SourceCell { id: "a".into(), filename: "a.ts".into(), source: src.into() };

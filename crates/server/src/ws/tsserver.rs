@@ -21,7 +21,7 @@ pub const CAP_TSSERVER: &str = "tsserver";
 pub const CHECK_JS_SETTING: &str = "javascriptTypeCheck";
 
 pub fn manager(config: &Config) -> Manager {
-    Manager::new(config.data_dir.join("cache"), config.tsserver_idle)
+    Manager::new(config.data_dir.join("cache"), config.tsserver_idle, config.node.clone())
 }
 
 /// Forward the language service's events to subscribers until the server state is dropped.
@@ -120,6 +120,13 @@ pub fn notebook_changed(state: &AppState, notebook_id: &str) {
     // Queued under the notebook lock, so snapshots reach the service in edit order.
     let nb = lock(&h);
     svc.sync(snapshot(&nb, None));
+}
+
+/// `deps:install` finished: new typings may resolve imports, so the project is reloaded and re-checked.
+pub async fn dependencies_changed(state: &AppState, notebook_id: &str) {
+    if let Some(svc) = state.tsls.get(notebook_id) {
+        svc.reload().await;
+    }
 }
 
 /// The notebook was deleted: its tsserver is stopped and reaped before this returns.
