@@ -73,27 +73,12 @@ async fn spinning_cell(addr: &str) -> (String, Vec<u64>) {
         assert!(Instant::now() < deadline, "server never became ready");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let v: Value = http
-        .post(format!("http://{addr}/api/srcbooks"))
-        .header("authorization", &auth)
-        .json(&json!({"name": "Orphans", "language": "javascript"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let path = v["result"]["path"].as_str().unwrap();
-    let v: Value = http
-        .post(format!("http://{addr}/api/sessions"))
-        .header("authorization", &auth)
-        .json(&json!({"path": path}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let post = |path: &str, body: Value| {
+        let req = http.post(format!("http://{addr}{path}")).header("authorization", &auth).json(&body);
+        async move { req.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let v = post("/api/srcbooks", json!({"name": "Orphans", "language": "javascript"})).await;
+    let v = post("/api/sessions", json!({"path": v["result"]["path"]})).await;
     let id = v["result"]["id"].as_str().unwrap().to_string();
     let mut req = format!("ws://{addr}/websocket").into_client_request().unwrap();
     req.headers_mut().insert("authorization", auth.parse().unwrap());

@@ -37,6 +37,9 @@ const queue = [];
 const runs = new Map();
 let booting = 0;
 
+// A worker slot: one worker thread, and the run it is doing (if any). A worker whose run ended cleanly
+// and provably left nothing behind (see worker.cjs) says `done` instead of exiting, and takes the next
+// run; every other run ends its worker.
 function boot() {
   booting++;
   const w = new Worker(workerPath, {
@@ -44,20 +47,50 @@ function boot() {
     stderr: true,
     resourceLimits: { maxOldGenerationSizeMb: cfg.memoryMb },
   });
-  let ready = false;
-  w.once('message', () => {
-    booting--;
-    ready = true;
-    idle.push(w);
-    dispatch();
+  const slot = { w, run: null, ready: false, exited: false };
+  const forward = (kind) => (chunk) => {
+    const run = slot.run;
+    if (!run || run.muted) return;
+    if (!send(kind, run.id, chunk)) {
+      w.stdout.pause();
+      w.stderr.pause();
+      sock.once('drain', () => { w.stdout.resume(); w.stderr.resume(); });
+    }
+  };
+  w.stdout.on('data', forward(STDOUT));
+  w.stderr.on('data', forward(STDERR));
+  w.on('error', (e) => {
+    if (slot.run) slot.run.error = e;
+    else if (!slot.ready) process.stderr.write(`quire host: worker failed to start: ${inspect(e)}\n`);
   });
-  w.once('exit', () => {
-    if (!ready) booting--;
-    const at = idle.indexOf(w);
+  w.on('message', (m) => {
+    if (m === 'ready') {
+      booting--;
+      slot.ready = true;
+      idle.push(slot);
+      dispatch();
+    } else if (m && m.done && slot.run) {
+      const run = slot.run;
+      slot.run = null;
+      finish(run, m.code);
+      if (!slot.exited) idle.unshift(slot);
+      dispatch();
+    }
+  });
+  w.once('exit', (code) => {
+    slot.exited = true;
+    if (!slot.ready) booting--;
+    const at = idle.indexOf(slot);
     if (at >= 0) idle.splice(at, 1);
-    if (!ready || at >= 0) setTimeout(refill, 100);
+    const run = slot.run;
+    slot.run = null;
+    if (run) {
+      // Output a worker wrote through its own stdout arrives before its streams end.
+      const ended = (st) => new Promise((r) => (st.readableEnded ? r() : st.once('end', r).once('close', r)));
+      Promise.all([ended(w.stdout), ended(w.stderr)]).then(() => finish(run, code));
+    }
+    setTimeout(refill, run ? 0 : 100);
   });
-  w.on('error', (e) => { if (!ready) process.stderr.write(`quire host: worker failed to start: ${inspect(e)}\n`); });
 }
 
 function refill() {
@@ -69,7 +102,7 @@ function dispatch() {
   refill();
 }
 
-function start(job, w) {
+function start(job, slot) {
   let fd = -1;
   try {
     fd = fs.openSync(job.fifo, 'w');
@@ -77,29 +110,18 @@ function start(job, w) {
     process.stderr.write(`quire host: cannot open output pipe: ${e}\n`);
   }
   const mute = new Int32Array(new SharedArrayBuffer(4));
-  const run = { w, muted: false, mute, stopped: false, error: undefined };
+  const run = { id: job.id, slot, fd, muted: false, mute, stopped: false, error: undefined };
   runs.set(job.id, run);
-  const streams = [w.stdout, w.stderr];
-  const forward = (kind) => (chunk) => {
-    if (run.muted) return;
-    if (!send(kind, job.id, chunk)) {
-      for (const s of streams) s.pause();
-      sock.once('drain', () => { for (const s of streams) s.resume(); });
-    }
-  };
-  w.stdout.on('data', forward(STDOUT));
-  w.stderr.on('data', forward(STDERR));
-  w.on('error', (e) => { run.error = e; });
-  const ended = (s) => new Promise((r) => (s.readableEnded ? r() : s.once('end', r).once('close', r)));
-  const exited = new Promise((r) => w.once('exit', r));
-  Promise.all([exited, ended(w.stdout), ended(w.stderr)]).then(([code]) => {
-    // The error travels in the exit frame so Quire shows it after the run's last output.
-    const error = run.error !== undefined && !run.stopped && !run.muted ? `${formatError(run.error)}\n` : null;
-    if (fd >= 0) fs.closeSync(fd);
-    send(EXIT, job.id, JSON.stringify({ code, stopped: run.stopped, error }));
-    runs.delete(job.id);
-  });
-  w.postMessage({ url: job.url, env: job.env, fd, mute });
+  slot.run = run;
+  slot.w.postMessage({ url: job.url, env: job.env, fd, mute, recyclable: job.recyclable === true });
+}
+
+function finish(run, code) {
+  // The error travels in the exit frame so Quire shows it after the run's last output.
+  const error = run.error !== undefined && !run.stopped && !run.muted ? `${formatError(run.error)}\n` : null;
+  if (run.fd >= 0) fs.closeSync(run.fd);
+  send(EXIT, run.id, JSON.stringify({ code, stopped: run.stopped, error }));
+  runs.delete(run.id);
 }
 
 function formatError(e) {
@@ -113,7 +135,7 @@ function formatError(e) {
 function onFrame(kind, id, body) {
   if (kind === RUN) {
     const msg = JSON.parse(body.toString());
-    queue.push({ id, url: msg.url, env: msg.env, fifo: msg.fifo });
+    queue.push({ id, url: msg.url, env: msg.env, fifo: msg.fifo, recyclable: msg.recyclable });
     dispatch();
   } else if (kind === STOP) {
     const at = queue.findIndex((j) => j.id === id);
@@ -124,7 +146,7 @@ function onFrame(kind, id, body) {
     const run = runs.get(id);
     if (run) {
       run.stopped = true;
-      run.w.terminate();
+      run.slot.w.terminate();
     }
   } else if (kind === MUTE) {
     const run = runs.get(id);

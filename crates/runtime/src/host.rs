@@ -144,7 +144,14 @@ impl Host {
     }
 
     /// Start a run: its events go to `sink` until (and including) its `Exit`.
-    pub fn run(&self, id: u32, url: &str, env: &[(String, String)], sink: RunSink) -> std::io::Result<()> {
+    pub fn run(
+        &self,
+        id: u32,
+        url: &str,
+        env: &[(String, String)],
+        recyclable: bool,
+        sink: RunSink,
+    ) -> std::io::Result<()> {
         if self.is_dead() {
             return Err(std::io::Error::other("the node host stopped"));
         }
@@ -157,7 +164,8 @@ impl Host {
         tokio::spawn(run_output(rx, fifo.clone(), exit_rx, sink));
         let env: serde_json::Map<String, serde_json::Value> =
             env.iter().map(|(k, v)| (k.clone(), v.clone().into())).collect();
-        let body = serde_json::json!({"url": url, "env": env, "fifo": fifo}).to_string();
+        let body =
+            serde_json::json!({"url": url, "env": env, "fifo": fifo, "recyclable": recyclable}).to_string();
         self.commands
             .send(frame::encode(frame::RUN, id, body.as_bytes()))
             .map_err(|_| std::io::Error::other("the node host stopped"))

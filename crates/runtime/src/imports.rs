@@ -69,9 +69,56 @@ pub fn package_of(spec: &str) -> Option<&str> {
     (!BUILTINS.contains(&root)).then_some(name)
 }
 
+/// What a module imports, as far as its syntax tells.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Analysis {
+    /// Relative specifiers (`./util.ts`).
+    pub relative: Vec<String>,
+    /// Packages (bare specifiers that are not Node built-ins).
+    pub packages: Vec<String>,
+    /// Something loads code in a way the syntax does not show (`import(expr)`, `require`, absolute or
+    /// URL specifiers).
+    pub opaque: bool,
+}
+
+pub fn analyze(source: &str, filename: &str) -> Analysis {
+    let (specs, dynamic_unknown) = specifiers(source, filename);
+    let mut a = Analysis { opaque: dynamic_unknown || mentions_require(source), ..Analysis::default() };
+    for spec in specs {
+        if spec.starts_with("./") || spec.starts_with("../") {
+            a.relative.push(spec);
+        } else if let Some(p) = package_of(&spec) {
+            a.packages.push(p.to_string());
+        } else if !(spec.starts_with("node:") || BUILTINS.contains(&spec.split('/').next().unwrap_or(""))) {
+            a.opaque = true;
+        }
+    }
+    a.packages.sort();
+    a.packages.dedup();
+    a
+}
+
+fn mentions_require(source: &str) -> bool {
+    source.match_indices("require").any(|(i, _)| {
+        let before = source[..i].chars().next_back();
+        let after = source[i + 7..].chars().next();
+        let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '$');
+        !word(before) && !word(after)
+    }) || source.contains("createRequire")
+}
+
 /// Packages imported by `source` (static imports, re-exports, and `import("literal")`); type-only
 /// imports are skipped. Unparseable code yields what could be read.
 pub fn imported_packages(source: &str, filename: &str) -> Vec<String> {
+    let mut out: Vec<String> =
+        specifiers(source, filename).0.iter().filter_map(|s| package_of(s)).map(str::to_string).collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Every specifier `source` imports by value, and whether some `import()` takes a non-literal.
+fn specifiers(source: &str, filename: &str) -> (Vec<String>, bool) {
     let source_type = SourceType::from_path(Path::new(filename)).unwrap_or_else(|_| SourceType::mjs());
     let allocator = Allocator::default();
     let parsed = Parser::new(&allocator, source, source_type).parse();
@@ -82,19 +129,19 @@ pub fn imported_packages(source: &str, filename: &str) -> Vec<String> {
         .filter(|(_, uses)| uses.iter().any(|u| !u.is_type))
         .map(|(spec, _)| spec.to_string())
         .collect();
+    let mut dynamic_unknown = false;
     for d in record.dynamic_imports.iter() {
         let text = d.module_request.source_text(source);
         let quoted = text.len() >= 2
             && (text.starts_with('"') || text.starts_with('\'') || text.starts_with('`'))
             && text.ends_with(&text[..1]);
-        if quoted {
+        if quoted && !text.contains("${") {
             specs.push(text[1..text.len() - 1].to_string());
+        } else {
+            dynamic_unknown = true;
         }
     }
-    let mut out: Vec<String> = specs.iter().filter_map(|s| package_of(s)).map(str::to_string).collect();
-    out.sort();
-    out.dedup();
-    out
+    (specs, dynamic_unknown)
 }
 
 #[cfg(test)]
@@ -115,5 +162,16 @@ mod tests {
         let src = "import a from 'alpha';\nimport type { T } from 'typed';\nexport * from '@s/beta/x';\n\
                    import './local.ts';\nconst c = await import('gamma');\nimport fs from 'node:fs';";
         assert_eq!(imported_packages(src, "x.ts"), ["@s/beta", "alpha", "gamma"]);
+        let a = analyze(src, "x.ts");
+        assert_eq!((a.relative, a.opaque), (vec!["./local.ts".to_string()], false));
+    }
+
+    #[test]
+    fn opaque_loading_is_noticed() {
+        assert!(analyze("const m = await import(name)", "a.js").opaque);
+        assert!(analyze("const fs = require('fs')", "a.cjs").opaque);
+        assert!(analyze("import { createRequire } from 'node:module'", "a.js").opaque);
+        assert!(!analyze("const required = 1; console.log(required)", "a.js").opaque);
+        assert!(!analyze("import { threadId } from 'node:worker_threads'", "a.js").opaque);
     }
 }

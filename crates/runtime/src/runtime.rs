@@ -126,6 +126,8 @@ impl Drop for ActiveGuard {
 impl Runtime {
     pub fn new(cfg: RuntimeConfig) -> std::io::Result<Arc<Runtime>> {
         let scripts = install_scripts(&cfg.data_dir.join("runtime"))?;
+        // Run directories left by a previous process (a crash) are of no use to anyone.
+        let _ = std::fs::remove_dir_all(cfg.data_dir.join("cache").join("run"));
         Ok(Arc::new(Runtime {
             cfg,
             scripts,
@@ -207,27 +209,27 @@ impl Runtime {
         let (guard, stop) = self
             .claim(&req.notebook_id, &req.cell_id)
             .ok_or_else(|| RunError::AlreadyRunning(req.filename.clone()))?;
-        let entry = if shadow::is_typescript(&req.filename) {
-            let rt = self.clone();
-            let root = self.shadow_root(&req.notebook_id);
-            let (dir, cells, filename) = (req.dir.clone(), req.cells, req.filename.clone());
-            tokio::task::spawn_blocking(move || shadow::prepare(&rt.cache, &root, &dir, &cells, &filename))
-                .await
-                .map_err(|e| std::io::Error::other(e.to_string()))??
-        } else {
-            req.dir.join("src").join(&req.filename)
-        };
-        let host = self.host(&req.notebook_id, &req.dir).await?;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let rt = self.clone();
+        let root = self.shadow_root(&req.notebook_id);
+        let (dir, cells, filename) = (req.dir.clone(), req.cells, req.filename.clone());
+        let prepared = tokio::task::spawn_blocking(move || {
+            shadow::prepare(&rt.cache, &root, &dir, &cells, &filename, id)
+        })
+        .await
+        .map_err(|e| std::io::Error::other(e.to_string()))??;
+        let cleanup = RunDir(prepared.dir.clone());
+        let host = self.host(&req.notebook_id, &req.dir).await?;
         let (raw_tx, raw_rx) = mpsc::channel::<Raw>(64);
         let mut env = self.cfg.base_env.clone();
         env.extend(req.secrets);
-        host.run(id, &file_url(&entry), &env, raw_tx)?;
+        host.run(id, &file_url(&prepared.entry), &env, prepared.recyclable, raw_tx)?;
         let (tx, rx) = mpsc::channel(16);
         let ctl = Arc::new(HostRun { host, id });
         let opts = self.pump_options();
         tokio::spawn(async move {
             let _guard = guard;
+            let _cleanup = cleanup;
             pump(raw_rx, tx, ctl, stop, opts).await;
         });
         Ok(rx)
@@ -281,6 +283,22 @@ impl Runtime {
             if let Some(host) = slot.lock().await.take() {
                 terminate(&host).await;
             }
+        }
+    }
+}
+
+/// A run's directory, removed (off the async threads) when the run is over.
+struct RunDir(PathBuf);
+
+impl Drop for RunDir {
+    fn drop(&mut self) {
+        let dir = std::mem::take(&mut self.0);
+        let remove = move || {
+            let _ = std::fs::remove_dir_all(&dir);
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(h) => drop(h.spawn_blocking(remove)),
+            Err(_) => remove(),
         }
     }
 }

@@ -1,4 +1,4 @@
-//! TypeScript → JavaScript in-process with oxc, with an inline source map so stack traces point at the
+//! TypeScript (and JavaScript, for its source map) → JavaScript in-process with oxc, with an inline source map so stack traces point at the
 //! cell's own `.ts` file, line and column. Results are cached by content hash.
 
 use oxc::allocator::Allocator;
@@ -59,7 +59,10 @@ pub fn line_col(source: &str, offset: usize) -> (usize, usize) {
 /// Transpile one TypeScript file. `path` is the original file (it names the source in the map and
 /// decides `.ts`/`.tsx`/`.mts`/`.cts` parsing).
 pub fn transpile(source: &str, path: &Path) -> Transpiled {
-    let source_type = SourceType::from_path(path).unwrap_or_else(|_| SourceType::ts());
+    // Notebook packages are `"type": "module"`: everything but `.cjs`/`.cts` is an ES module.
+    let name = path.to_string_lossy();
+    let commonjs = name.ends_with(".cjs") || name.ends_with(".cts");
+    let source_type = SourceType::from_path(path).unwrap_or_else(|_| SourceType::ts()).with_module(!commonjs);
     let allocator = Allocator::default();
     let parsed = Parser::new(&allocator, source, source_type).parse();
     if parsed.panicked || parsed.diagnostics.iter().any(|d| d.severity == oxc::diagnostics::Severity::Error) {
@@ -105,27 +108,46 @@ pub fn file_url(path: &Path) -> String {
 #[derive(Default)]
 pub struct Cache {
     map: Mutex<HashMap<blake3::Hash, Transpiled>>,
+    analyses: Mutex<HashMap<blake3::Hash, crate::imports::Analysis>>,
 }
 
 const CACHE_ENTRIES: usize = 4096;
 
+fn key(name: &[u8], source: &str) -> blake3::Hash {
+    let mut h = blake3::Hasher::new();
+    h.update(name);
+    h.update(&[0]);
+    h.update(source.as_bytes());
+    h.finalize()
+}
+
+/// Look `key` up in `map`, or compute, remember (clearing a full map) and return it.
+fn memo<V: Clone>(map: &Mutex<HashMap<blake3::Hash, V>>, key: blake3::Hash, f: impl FnOnce() -> V) -> V {
+    if let Some(hit) = map.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+        return hit.clone();
+    }
+    let out = f();
+    let mut map = map.lock().unwrap_or_else(|p| p.into_inner());
+    if map.len() >= CACHE_ENTRIES {
+        map.clear();
+    }
+    map.insert(key, out.clone());
+    out
+}
+
 impl Cache {
+    /// `f(source, filename)`, remembered by content.
+    pub fn analysis(
+        &self,
+        source: &str,
+        filename: &str,
+        f: impl FnOnce(&str, &str) -> crate::imports::Analysis,
+    ) -> crate::imports::Analysis {
+        memo(&self.analyses, key(filename.as_bytes(), source), || f(source, filename))
+    }
+
     pub fn get(&self, source: &str, path: &Path) -> Transpiled {
-        let mut h = blake3::Hasher::new();
-        h.update(path.as_os_str().as_encoded_bytes());
-        h.update(&[0]);
-        h.update(source.as_bytes());
-        let key = h.finalize();
-        if let Some(hit) = self.map.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
-            return hit.clone();
-        }
-        let out = transpile(source, path);
-        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() >= CACHE_ENTRIES {
-            map.clear();
-        }
-        map.insert(key, out.clone());
-        out
+        memo(&self.map, key(path.as_os_str().as_encoded_bytes(), source), || transpile(source, path))
     }
 }
 

@@ -98,6 +98,11 @@ async fn errors_point_at_typescript_lines() {
     assert_eq!(o.exit_code, Some(1), "{err}");
     assert!(err.contains("Error: boom 1"), "{err}");
     assert!(err.contains("boom.ts:5:9"), "stack must show the TS line and column: {err}");
+    let src = nb.dir.path().join("src").to_string_lossy().into_owned();
+    assert!(err.contains(&src), "stack must name the cell's own file: {err}");
+    nb.write("jsboom.js", "\n\nconst f = () => { throw new Error('js boom') };\nf();\n");
+    let (_, err, _) = nb.run("jsboom.js").await;
+    assert!(err.contains("jsboom.js:3:25") && err.contains(&src), "{err}");
 }
 
 #[tokio::test]
@@ -223,4 +228,32 @@ async fn a_synchronous_loop_streams_its_output() {
     let Some(RunEvent::Output(first)) = rx.recv().await else { panic!() };
     assert_eq!(first.text, "a\n", "output written before a busy loop arrives before the loop ends");
     assert_eq!(collect(rx).await.0, "b\n");
+}
+
+#[tokio::test]
+async fn clean_package_free_runs_recycle_their_worker_and_dirty_ones_do_not() {
+    let nb = notebook(|c| c.pool = 1);
+    nb.write("tid.js", "import { threadId } from 'node:worker_threads';\nconsole.log(threadId);");
+    nb.write(
+        "leak.js",
+        "import { threadId } from 'node:worker_threads';\nglobalThis.leak = 1;\nconsole.log(threadId);",
+    );
+    nb.write(
+        "proto.js",
+        "import { threadId } from 'node:worker_threads';\nArray.prototype.oops = 1;\nconsole.log(threadId);",
+    );
+    let first = nb.run("tid.js").await.0;
+    assert_eq!(nb.run("tid.js").await.0, first, "a clean run's worker takes the next run");
+    let leaked = nb.run("leak.js").await.0;
+    assert_eq!(leaked, first);
+    let after_leak = nb.run("tid.js").await.0;
+    assert_ne!(after_leak, leaked, "a run that added a global ends its worker");
+    let patched = nb.run("proto.js").await.0;
+    assert_ne!(nb.run("tid.js").await.0, patched, "a run that patched a prototype ends its worker");
+    // Recycled or not, every run sees fresh module state.
+    nb.write("counter.js", "export let n = 0; export const inc = () => ++n;");
+    nb.write("use.js", "import { inc } from './counter.js'; console.log(inc());");
+    for _ in 0..3 {
+        assert_eq!(nb.run("use.js").await.0, "1\n");
+    }
 }

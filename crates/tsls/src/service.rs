@@ -58,6 +58,8 @@ struct State {
     /// Last lists sent per cell, replayed to a connection that subscribes later.
     diagnostics: HashMap<String, Value>,
     suggestions: HashMap<String, Value>,
+    /// The tsconfig problem last reported (tsserver repeats it on every project update).
+    config_error: Option<String>,
 }
 
 pub struct Service {
@@ -442,9 +444,12 @@ impl Service {
                     .filter(|d| d["category"] == "error")
                     .filter_map(|d| d["text"].as_str())
                     .collect();
-                if !errors.is_empty() {
-                    let message = format!("tsconfig.json: {}", errors.join("; "));
-                    self.emit(None, OutEvent::Error { code: "invalid_tsconfig", message });
+                let message = (!errors.is_empty()).then(|| format!("tsconfig.json: {}", errors.join("; ")));
+                if message != st.config_error {
+                    st.config_error = message.clone();
+                    if let Some(message) = message {
+                        self.emit(None, OutEvent::Error { code: "invalid_tsconfig", message });
+                    }
                 }
             }
             // Files changed on disk (say, dependencies installed): everything may have changed.

@@ -34,7 +34,7 @@ async fn until_done(ws: &mut Ws, cell: &str, limit: Duration) -> (String, String
     let deadline = Instant::now() + limit;
     loop {
         assert!(Instant::now() < deadline, "run of {cell} did not finish in {limit:?}");
-        let (_, e, p) = ws.recv().await;
+        let (_, e, p) = ws.recv_within(limit).await;
         match e.as_str() {
             "cell:output" if p["cellId"] == cell => {
                 let data = p["output"]["data"].as_str().unwrap();
@@ -203,7 +203,7 @@ async fn npm_install_then_import_then_format() {
     let deadline = Instant::now() + Duration::from_secs(240);
     let formatted = loop {
         assert!(Instant::now() < deadline, "format did not finish");
-        let (_, e, p) = nb.ws.recv().await;
+        let (_, e, p) = nb.ws.recv_within(Duration::from_secs(240)).await;
         match e.as_str() {
             "cell:formatted" => break p,
             "cell:error" => panic!("format failed: {p}"),
