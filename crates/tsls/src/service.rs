@@ -298,6 +298,8 @@ impl Service {
         let mut closed = Vec::new();
         let mut touched = BTreeSet::new();
         let mut gone = Vec::new();
+        // Stems of files that appear (created, or renamed to): cached failed imports of them must go.
+        let mut appeared = BTreeSet::new();
         let mut next: BTreeMap<String, (String, String)> =
             snap.cells.into_iter().map(|c| (c.id, (c.filename, c.source))).collect();
         let old_ids: Vec<String> = st.files.keys().cloned().collect();
@@ -316,6 +318,7 @@ impl Service {
                 closed.push(f.path.clone());
                 gone.push(imports::stem(&f.filename).to_string());
                 f.path = self.dir.join("src").join(&filename);
+                appeared.insert(imports::stem(&filename).to_string());
                 f.filename = filename;
                 f.source = source;
                 f.version += 1;
@@ -329,12 +332,22 @@ impl Service {
             }
         }
         for (id, (filename, source)) in next {
+            appeared.insert(imports::stem(&filename).to_string());
             let f = File { path: self.dir.join("src").join(&filename), filename, source, version: 1 };
             open.push(open_entry(&self.dir, &f));
             st.files.insert(id.clone(), f);
             touched.insert(id);
         }
+        // tsserver keeps a failed module resolution even after the file is opened: when a cell some other
+        // cell already imports appears, the project is reloaded (rare: creating a cell nobody imports yet
+        // is the common case).
+        let awaited = !appeared.is_empty()
+            && st.files.values().any(|f| {
+                let own = imports::stem(&f.filename);
+                imports::imported_stems(&f.source).iter().any(|s| s != own && appeared.contains(s))
+            });
         let config_changed = st.tsconfig != snap.tsconfig || st.typescript != snap.typescript;
+        let reload = config_changed || awaited;
         st.tsconfig = snap.tsconfig;
         st.typescript = snap.typescript;
         let check_js_changed = snap.check_js.is_some_and(|c| c != st.check_js);
@@ -348,8 +361,8 @@ impl Service {
         if check_js_changed {
             run.unacked.insert(run.proc.send("compilerOptionsForInferredProjects", opts));
         }
-        let recheck = if config_changed || check_js_changed {
-            if config_changed {
+        let recheck = if reload || check_js_changed {
+            if reload {
                 run.unacked.insert(run.proc.send("reloadProjects", json!({})));
             }
             st.files.keys().cloned().collect()
@@ -442,6 +455,8 @@ impl Service {
                     .into_iter()
                     .flatten()
                     .filter(|d| d["category"] == "error")
+                    // "File not found": a cell deleted a moment ago, before tsserver's watcher saw it go.
+                    .filter(|d| d["code"] != 6053)
                     .filter_map(|d| d["text"].as_str())
                     .collect();
                 let message = (!errors.is_empty()).then(|| format!("tsconfig.json: {}", errors.join("; ")));

@@ -164,6 +164,15 @@ async fn an_edit_of_a_cell_reports_errors_in_the_cells_importing_it() {
     let d = diagnostics(&mut ws, "B", |d| !d.is_empty()).await;
     assert_eq!(d[0]["code"], 2322, "{d:?}");
     assert_eq!(d[0]["start"]["line"], 2);
+
+    // Renaming the imported cell breaks the import; renaming it back fixes it.
+    ws.send(&nb.topic, "cell:rename", json!({"cellId": "A", "filename": "renamed.ts"})).await;
+    diagnostics(&mut ws, "B", |d| d.iter().any(|x| x["code"] == 2307)).await;
+    ws.send(&nb.topic, "cell:rename", json!({"cellId": "A", "filename": "a.ts"})).await;
+    diagnostics(&mut ws, "B", |d| d.iter().all(|x| x["code"] != 2307)).await;
+    // Deleting it too.
+    ws.send(&nb.topic, "cell:delete", json!({"cellId": "A"})).await;
+    diagnostics(&mut ws, "B", |d| d.iter().any(|x| x["code"] == 2307)).await;
 }
 
 #[tokio::test]
