@@ -35,9 +35,12 @@ fn version_and_help() {
 
 /// Start `quire serve`, return the child and the URL from its one stdout line.
 fn start(args: &[&str], env: &[(&str, &str)]) -> (Child, String) {
-    let data = tempfile::tempdir().unwrap().keep();
     let mut cmd = quire();
-    cmd.arg("serve").args(["--no-browser", "--data-dir"]).arg(&data).args(args);
+    cmd.arg("serve").arg("--no-browser");
+    if !args.contains(&"--data-dir") {
+        cmd.arg("--data-dir").arg(tempfile::tempdir().unwrap().keep());
+    }
+    cmd.args(args);
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -107,4 +110,46 @@ fn non_loopback_without_token_refuses_to_start() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("without --token"));
+}
+
+#[test]
+fn rotate_key_refuses_while_serving_and_works_after() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().to_str().unwrap();
+    let (child, _) = start(&["--port", "0", "--data-dir", dir], &[]);
+    let out = quire().args(["admin", "rotate-key", "--data-dir", dir]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("stop it first"), "{out:?}");
+    let key_before = std::fs::read_to_string(data.path().join("secret.key")).unwrap();
+    terminate(child);
+    let out = quire().args(["admin", "rotate-key", "--data-dir", dir]).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_ne!(std::fs::read_to_string(data.path().join("secret.key")).unwrap(), key_before);
+    // The server starts on the rotated key.
+    let (child, _) = start(&["--port", "0", "--data-dir", dir], &[]);
+    terminate(child);
+}
+
+#[test]
+fn doctor_checks_the_install_and_the_log_file_gets_lines() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().to_str().unwrap();
+    let log = data.path().join("quire.log");
+    let (child, line) = start(&["--port", "0", "--data-dir", dir, "--log-file", log.to_str().unwrap()], &[]);
+    let url = line.rsplit(' ').next().unwrap();
+    let (status, _) = get(&url.replace("/?token=", "/health?x="));
+    assert_eq!(status, 200);
+    terminate(child);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("starting") && !text.contains("\u{1b}["), "{text}");
+    let out = quire().args(["doctor", "--data-dir", dir]).output().unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{report}");
+    assert!(
+        report.contains("ok    database: integrity check passed") && report.contains("ok    instance key"),
+        "{report}"
+    );
+    let out = quire().args(["doctor", "--data-dir", dir, "--node", "/nonexistent/node"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("FAIL  node"));
 }

@@ -21,6 +21,12 @@ pub struct Config {
     pub import_roots: Vec<PathBuf>,
     pub max_body_bytes: usize,
     pub max_ws_message_bytes: usize,
+    /// Requests per second per client IP (burst: twice that); 0 turns the limit off.
+    pub rate_limit_rps: u32,
+    /// Failed token attempts per minute per client IP before 429s.
+    pub auth_failures_per_minute: u32,
+    /// WebSocket ping interval; a peer silent for three of them is dropped.
+    pub ws_heartbeat: Duration,
     pub url_import_max_bytes: usize,
     pub url_import_timeout: Duration,
     /// How long a notebook's tsserver outlives its last subscriber.
@@ -33,6 +39,10 @@ pub struct Config {
     pub cell_output_bytes: usize,
     /// The Node binary cells run on.
     pub node: PathBuf,
+    /// A token that may read `/metrics` only (the admin token always may).
+    pub metrics_token: Option<String>,
+    /// The instance key (64 hex digits) when given by the environment; else `DATA_DIR/secret.key`.
+    pub secret_key: Option<String>,
 }
 
 impl std::fmt::Debug for Config {
@@ -58,6 +68,9 @@ impl Config {
             import_roots: Vec::new(),
             max_body_bytes: 10 * 1024 * 1024,
             max_ws_message_bytes: 4 * 1024 * 1024,
+            ws_heartbeat: Duration::from_secs(10),
+            rate_limit_rps: 200,
+            auth_failures_per_minute: 10,
             url_import_max_bytes: 10 * 1024 * 1024,
             url_import_timeout: Duration::from_secs(30),
             tsserver_idle: Duration::from_secs(60),
@@ -66,6 +79,8 @@ impl Config {
             cell_memory_mb: 2048,
             cell_output_bytes: 8 * 1024 * 1024,
             node: PathBuf::from("node"),
+            secret_key: None,
+            metrics_token: None,
         }
     }
 }
@@ -84,6 +99,8 @@ pub struct Inner {
     pub http: reqwest::Client,
     pub tsls: quire_tsls::Manager,
     pub runtime: Arc<quire_runtime::Runtime>,
+    pub request_limit: Option<crate::ratelimit::Gcra>,
+    pub auth_failure_limit: crate::ratelimit::Gcra,
 }
 
 pub type AppState = Arc<Inner>;

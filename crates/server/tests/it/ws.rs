@@ -219,3 +219,61 @@ async fn not_yet_implemented_events_answer_clearly_with_errors_capability() {
     assert_eq!(a.recv_event("error").await["code"], "notebook_not_found");
     s.stop().await;
 }
+
+#[tokio::test]
+async fn an_unresponsive_peer_is_dropped_after_three_heartbeats() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = quire_server::Config::new(tmp.path().into(), crate::common::TOKEN.into());
+    // Generous against a loaded CI machine: `live` must not miss a 750 ms window.
+    config.ws_heartbeat = std::time::Duration::from_millis(250);
+    let s = TestServer::start_with(config).await;
+    let id = s.create("Beat", "javascript").await;
+    let mut live = s.ws().await;
+    live.subscribe(&id, &[]).await;
+    let mut dead = s.ws().await;
+    dead.subscribe(&id, &[]).await;
+    // `live` keeps reading (tungstenite answers pings as it reads); `dead` reads nothing for a while.
+    let t = std::time::Instant::now();
+    while t.elapsed() < std::time::Duration::from_millis(1500) {
+        let _ = tokio::time::timeout(std::time::Duration::from_millis(20), live.stream.next()).await;
+    }
+    // The server has given up on `dead`: after its queued pings, the stream ends.
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        loop {
+            match dead.stream.next().await {
+                None | Some(Err(_)) => return true,
+                Some(Ok(m)) if m.is_close() => return true,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await;
+    assert!(ended.unwrap_or(false), "the unresponsive connection must be closed");
+    // The responsive one is still served.
+    live.send(&format!("session:{id}"), "subscribe", serde_json::json!({"id": "again"})).await;
+    assert_eq!(live.recv_event("subscribed").await["id"], "again");
+    drop(tmp);
+}
+
+#[tokio::test]
+async fn shutdown_tells_websocket_clients() {
+    let s = TestServer::start().await;
+    let id = s.create("Bye", "javascript").await;
+    let mut ws = s.ws().await;
+    ws.subscribe(&id, &[]).await;
+    let (_dir, _tmp) = s.stop().await;
+    let close = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        loop {
+            match ws.stream.next().await {
+                Some(Ok(tokio_tungstenite::tungstenite::Message::Close(f))) => {
+                    return f.map(|f| u16::from(f.code));
+                }
+                Some(Ok(_)) => {}
+                _ => return None,
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(close, Some(1001));
+}
