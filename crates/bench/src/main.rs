@@ -1,7 +1,9 @@
-//! `cargo run --release -p quire-bench -- [edit|http|codec|exec|files] [N]`: starts the real server on 127.0.0.1:0
+//! `cargo run --release -p quire-bench -- [edit|http|codec|exec|files|tsls] [N]`: starts the real server on
+//! 127.0.0.1:0
 //! in a temp dir and prints latency percentiles measured exactly as a client sees them.
 
 mod exec;
+mod tsls;
 
 use anyhow::{Context, bail};
 use futures_util::{SinkExt, StreamExt};
@@ -23,11 +25,21 @@ struct Server {
 }
 
 async fn start() -> anyhow::Result<Server> {
+    start_with(|_| Ok(()), false).await
+}
+
+/// Start with `prepare` run on the data dir first.
+async fn start_with(
+    prepare: impl FnOnce(&std::path::Path) -> anyhow::Result<()>,
+    language_service: bool,
+) -> anyhow::Result<Server> {
     quire_server::install_crypto_provider();
     let tmp = tempfile::tempdir()?;
+    prepare(tmp.path())?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    let config = quire_server::Config::new(tmp.path().into(), TOKEN.into());
+    let mut config = quire_server::Config::new(tmp.path().into(), TOKEN.into());
+    config.language_service = language_service;
     tokio::spawn(quire_server::serve(config, listener, std::future::pending()));
     let mut h = reqwest::header::HeaderMap::new();
     h.insert("authorization", format!("Bearer {TOKEN}").parse()?);
@@ -206,6 +218,8 @@ fn main() -> anyhow::Result<()> {
         "edit" => rt.block_on(edit(n)),
         "http" => rt.block_on(http(n)),
         "codec" => codec(n),
+        // 50 edits unless told otherwise (the language service is slower than the codec).
+        "tsls" => rt.block_on(tsls::run(if args.len() > 1 { n } else { 50 })),
         "exec" => rt.block_on(exec::exec(n)),
         // `files [MiB]`: the file store (default 100 MiB).
         "files" => rt.block_on(files::run(args.get(1).map(|s| s.parse()).transpose()?.unwrap_or(100))),
@@ -215,6 +229,6 @@ fn main() -> anyhow::Result<()> {
             rt.block_on(edit(n))?;
             rt.block_on(exec::exec(n))
         }
-        other => bail!("unknown benchmark '{other}' (edit, http, codec, exec, files, all)"),
+        other => bail!("unknown benchmark '{other}' (edit, http, codec, exec, files, tsls, all)"),
     }
 }

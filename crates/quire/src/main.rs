@@ -202,6 +202,9 @@ struct ServeArgs {
     /// Log format: human-readable text (default) or one JSON object per line.
     #[arg(long, env = "QUIRE_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
+    /// Run no TypeScript language service (no tsserver, no npm install of TypeScript).
+    #[arg(long, env = "QUIRE_NO_LANGUAGE_SERVICE")]
+    no_language_service: bool,
 }
 
 fn init_logging(format: LogFormat, file: Option<logfile::RotatingFile>) {
@@ -324,6 +327,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.files.max_file_size = args.file_max_size;
     config.files.quota_bytes = args.file_quota;
     config.files.default_btl_days = args.file_btl_days;
+    config.language_service = !args.no_language_service;
     config.cell_timeout = match args.cell_timeout {
         Some(t) if t.is_finite() && t > 0.0 => Some(std::time::Duration::from_secs_f64(t)),
         Some(t) => anyhow::bail!("--cell-timeout must be a positive number of seconds, got {t}"),

@@ -85,6 +85,7 @@ fn build_state(config: Config) -> anyhow::Result<AppState> {
     let http = http_client(&config)?;
     let files = quire_filestore::FileStore::open(&config.data_dir.join("files"), config.files.clone())?;
     let users = quire_filestore::users::UserStore::open(&files.db_path())?;
+    let tsls = ws::tsserver::manager(&config);
     let mut rc = quire_runtime::RuntimeConfig::new(config.data_dir.clone());
     rc.timeout = config.cell_timeout;
     rc.memory_mb = config.cell_memory_mb;
@@ -104,6 +105,7 @@ fn build_state(config: Config) -> anyhow::Result<AppState> {
         http,
         files,
         users,
+        tsls,
         runtime,
         request_limit: (config_rps > 0).then(|| ratelimit::Gcra::new(config_rps as f64, config_rps * 2)),
         auth_failure_limit: ratelimit::Gcra::new(auth_per_min as f64 / 60.0, auth_per_min.max(1)),
@@ -160,6 +162,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let state = build_state(config)?;
+    ws::tsserver::spawn_forwarder(&state);
     let loader = state.clone();
     tokio::task::spawn_blocking(move || {
         if let Err(e) = ensure_install_id(&loader) {
@@ -189,6 +192,7 @@ pub async fn serve(
     };
     let served = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
     state.ready.store(false, Ordering::Release);
+    state.tsls.shutdown().await;
     // Whatever happened to the listener, no Node process outlives the server.
     state.runtime.shutdown().await;
     served?;

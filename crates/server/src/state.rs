@@ -34,6 +34,10 @@ pub struct Config {
     pub files: quire_filestore::StoreConfig,
     /// `/auth/register` open to anyone (`--signup open`); otherwise only the server token may add users.
     pub signup_open: bool,
+    /// How long a notebook's tsserver outlives its last subscriber.
+    pub tsserver_idle: Duration,
+    /// Run tsserver for notebooks (off: `tsserver:*` requests are refused).
+    pub language_service: bool,
     /// Cell runs: wall-clock limit (None = none), heap limit per run, output cap per run.
     pub cell_timeout: Option<Duration>,
     pub cell_memory_mb: u64,
@@ -77,6 +81,8 @@ impl Config {
             url_import_timeout: Duration::from_secs(30),
             files: Default::default(),
             signup_open: false,
+            tsserver_idle: Duration::from_secs(60),
+            language_service: true,
             cell_timeout: None,
             cell_memory_mb: 2048,
             cell_output_bytes: 8 * 1024 * 1024,
@@ -99,6 +105,7 @@ pub struct Inner {
     pub http: reqwest::Client,
     pub files: Arc<quire_filestore::FileStore>,
     pub users: quire_filestore::users::UserStore,
+    pub tsls: quire_tsls::Manager,
     pub runtime: Arc<quire_runtime::Runtime>,
     pub request_limit: Option<crate::ratelimit::Gcra>,
     pub auth_failure_limit: crate::ratelimit::Gcra,

@@ -47,6 +47,7 @@ pub async fn delete(State(s): State<AppState>, Path(id): Path<String>) -> ApiRes
     })
     .await?;
     s.hub.forget_topic(&id);
+    crate::ws::tsserver::notebook_deleted(&s, &id).await;
     Ok(Json(json!({"error": false, "deleted": true})))
 }
 

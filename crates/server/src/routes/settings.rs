@@ -35,6 +35,8 @@ fn config(s: &AppState) -> ApiResult<Value> {
         out.insert((*k).into(), if set { json!(MASK) } else { Value::Null });
     }
     out.insert("enabledAnalytics".into(), stored.get("enabledAnalytics").cloned().unwrap_or(json!(false)));
+    let check_js = crate::ws::tsserver::CHECK_JS_SETTING;
+    out.insert(check_js.into(), stored.get(check_js).cloned().unwrap_or(json!(false)));
     out.insert("installId".into(), stored.get("installId").cloned().unwrap_or(Value::Null));
     out.insert("aiProvider".into(), stored.get("aiProvider").cloned().unwrap_or(json!("openai")));
     for k in &TEXT_SETTINGS[1..] {
@@ -59,6 +61,7 @@ fn patch_from(body: Map<String, Value>) -> ApiResult<BTreeMap<String, Value>> {
         let ok = match k {
             "defaultLanguage" => matches!(v.as_str(), Some("javascript" | "typescript")),
             "enabledAnalytics" => v.is_boolean(),
+            crate::ws::tsserver::CHECK_JS_SETTING => v.is_boolean(),
             "aiProvider" => v.as_str().is_some_and(|p| AI_PROVIDERS.contains(&p)),
             _ if KEY_SETTINGS.contains(&k) => {
                 // The stock client may post back the mask it was shown: that means "unchanged".

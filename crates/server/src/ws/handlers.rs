@@ -11,18 +11,8 @@ use serde_json::{Value, json};
 use srcmd::Cell;
 use std::collections::HashSet;
 
-/// Events a later issue implements (AI, language service).
-const NOT_YET: &[&str] = &[
-    "ai:generate",
-    "ai:fix_diagnostics",
-    "tsserver:start",
-    "tsserver:stop",
-    "tsserver:cell:quickinfo:request",
-    "tsserver:cell:definition_location:request",
-    "tsserver:cell:completions:request",
-    "tsserver:cell:signature_help:request",
-    "tsserver:cell:rename:request",
-];
+/// Events a later issue implements (AI).
+const NOT_YET: &[&str] = &["ai:generate", "ai:fix_diagnostics"];
 
 /// Capability: the client wants `error` events for refused requests.
 pub const CAP_ERRORS: &str = "errors";
@@ -100,6 +90,7 @@ impl Conn {
     pub fn close(&mut self) {
         for t in self.topics.drain() {
             self.state.hub.unsubscribe(&t, self.peer.id);
+            super::tsserver::on_leave(&self.state, &t, self.peer.id);
             super::run::release_later(&self.state, &t);
         }
     }
@@ -171,6 +162,7 @@ impl Conn {
             "unsubscribe" => {
                 self.state.hub.unsubscribe(&f.notebook_id, self.peer.id);
                 self.topics.remove(&f.notebook_id);
+                super::tsserver::on_leave(&self.state, &f.notebook_id, self.peer.id);
                 super::run::release_later(&self.state, &f.notebook_id);
             }
             "cell:create"
@@ -179,6 +171,7 @@ impl Conn {
             | "cell:delete"
             | "cell:move"
             | "tsconfig.json:update" => self.edit(&f).await,
+            e if e.starts_with("tsserver:") => super::tsserver::handle(&self.state, &self.peer, &f).await,
             "cell:exec" | "cell:stop" | "cell:exec_all" | "cell:format" | "deps:install"
             | "deps:validate" => self.run_event(&f).await,
             e if NOT_YET.contains(&e) => self.not_yet(&f),
@@ -201,6 +194,7 @@ impl Conn {
         self.topics.insert(f.notebook_id.clone());
         super::run::warm(&self.state, &f.notebook_id);
         self.send(&f.topic, "subscribed", json!({"id": sub.id}));
+        super::tsserver::on_subscribe(&self.state, &f.notebook_id, self.peer.id);
     }
 
     fn not_yet(&self, f: &Frame) {
@@ -294,7 +288,10 @@ impl Conn {
             Err(e) => Err(ApiError::internal(format!("edit task failed: {e}"))),
         };
         match result {
-            Ok(done) => self.announce(f, done),
+            Ok(done) => {
+                self.announce(f, done);
+                super::tsserver::notebook_changed(&self.state, &f.notebook_id);
+            }
             Err(err) => {
                 self.refuse(f, &err);
                 // Srcbook's rollback for a refused update/rename: cell:error, then the server's copy.

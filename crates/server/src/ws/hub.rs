@@ -90,6 +90,11 @@ impl Hub {
         self.topics.write().unwrap_or_else(|p| p.into_inner()).remove(notebook_id);
     }
 
+    /// One subscriber of a notebook (replies meant for a single connection).
+    pub fn peer(&self, notebook_id: &str, conn: ConnId) -> Option<Peer> {
+        self.topics.read().unwrap_or_else(|p| p.into_inner()).get(notebook_id)?.get(&conn).cloned()
+    }
+
     pub fn subscriber_count(&self, notebook_id: &str) -> usize {
         self.topics.read().unwrap_or_else(|p| p.into_inner()).get(notebook_id).map_or(0, |m| m.len())
     }

@@ -5,6 +5,7 @@ mod handlers;
 pub mod hub;
 pub mod protocol;
 mod run;
+pub mod tsserver;
 
 use crate::state::AppState;
 use axum::extract::State;

@@ -203,6 +203,7 @@ pub async fn install(s: &AppState, nb: &str, packages: Vec<String>) -> Result<()
         }
         let status = if outcome.success() { CellStatus::Idle } else { CellStatus::Failed };
         set_status(&s, &nb, &cell_id, status, Some(&outcome));
+        super::tsserver::dependencies_changed(&s, &nb).await;
     });
     Ok(())
 }
@@ -230,6 +231,7 @@ pub async fn format(s: &AppState, nb: &str, cell_id: &str) -> Result<(), ApiErro
             .await
             .map_err(|e| ApiError::internal(e.to_string()))??;
             broadcast(s, nb, "cell:formatted", json!({"cellId": cell_id, "cell": cell}));
+            super::tsserver::notebook_changed(s, nb);
             Ok(())
         }
         Err(stderr) => {

@@ -27,7 +27,20 @@ impl TestServer {
     pub async fn start() -> Self {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().to_path_buf();
-        let mut s = Self::start_with(Config::new(dir, TOKEN.into())).await;
+        let mut config = Config::new(dir, TOKEN.into());
+        // Only the language-service tests (tsserver.rs) start tsservers and install TypeScript.
+        config.language_service = false;
+        let mut s = Self::start_with(config).await;
+        s._tmp = Some(tmp);
+        s
+    }
+
+    /// A server in a temp dir with `configure` applied to the default config.
+    pub async fn start_configured(configure: impl FnOnce(&mut Config)) -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut config = Config::new(tmp.path().to_path_buf(), TOKEN.into());
+        configure(&mut config);
+        let mut s = Self::start_with(config).await;
         s._tmp = Some(tmp);
         s
     }
@@ -146,6 +159,17 @@ impl Ws {
                 .expect("timed out waiting for a frame")
                 .expect("socket closed")
                 .expect("socket error");
+            if let Message::Text(t) = msg {
+                let v: Value = serde_json::from_str(t.as_str()).unwrap();
+                return (v[0].as_str().unwrap().into(), v[1].as_str().unwrap().into(), v[2].clone());
+            }
+        }
+    }
+
+    /// Next text frame, however long it takes (callers bound the wait).
+    pub async fn recv_any(&mut self) -> (String, String, Value) {
+        loop {
+            let msg = self.stream.next().await.expect("socket closed").expect("socket error");
             if let Message::Text(t) = msg {
                 let v: Value = serde_json::from_str(t.as_str()).unwrap();
                 return (v[0].as_str().unwrap().into(), v[1].as_str().unwrap().into(), v[2].clone());

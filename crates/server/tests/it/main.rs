@@ -5,5 +5,6 @@ mod files;
 mod notebooks;
 mod run;
 mod security;
+mod tsserver;
 mod tus_client;
 mod ws;

@@ -208,7 +208,7 @@ async fn not_yet_implemented_events_answer_clearly_with_errors_capability() {
     let topic = format!("session:{id}");
     let mut a = s.ws().await;
     a.subscribe(&id, &["errors"]).await;
-    for ev in ["tsserver:start", "ai:generate", "tsserver:cell:completions:request"] {
+    for ev in ["ai:generate", "ai:fix_diagnostics"] {
         a.send(&topic, ev, json!({"requestId": ev})).await;
         let p = a.recv_event("error").await;
         assert_eq!(p["code"], "not_implemented", "{ev}");
