@@ -216,13 +216,15 @@ fn convert(groups: Vec<Group>, errors: &mut Vec<String>) -> Vec<Cell> {
     while let Some(g) = it.next() {
         match g {
             Group::Title(t) => {
-                cells.push(Cell::Title(TitleCell { id: new_cell_id(), text: trim(&t.text).to_string() }))
+                // A setext title can span lines; `# {title}` cannot: read it in its one-line form.
+                cells
+                    .push(Cell::Title(TitleCell { id: new_cell_id(), text: crate::normalize_title(&t.text) }))
             }
             Group::Markdown(ts) => {
                 if ts.iter().any(|t| t.kind != Kind::Space) {
                     cells.push(Cell::Markdown(MarkdownCell {
                         id: new_cell_id(),
-                        text: serialize_markdown(&ts),
+                        text: crate::markdown::settle(serialize_markdown(&ts)),
                     }));
                 }
             }

@@ -37,7 +37,20 @@ pub fn normalize_markdown(text: &str) -> String {
     if tokens.iter().all(|t| t.kind == Kind::Space) {
         return String::new();
     }
-    crate::decode::serialize_markdown(&tokens)
+    settle(crate::decode::serialize_markdown(&tokens))
+}
+
+/// Serialize until nothing changes. One pass can change what the text means: trimming the indent of a
+/// leading indented code block turns it into a paragraph or HTML block, whose blank lines then
+/// collapse. Each pass only removes characters, so this ends.
+pub(crate) fn settle(mut text: String) -> String {
+    loop {
+        let next = crate::decode::serialize_markdown(&lex(&text, true));
+        if next == text {
+            return text;
+        }
+        text = next;
+    }
 }
 
 /// What decode gives back for `# {text}`: one line, closing `#` run dropped, trimmed. Idempotent:
