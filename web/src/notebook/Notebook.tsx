@@ -1,4 +1,4 @@
-import { useEffect, useReducer, useRef, useState } from "preact/hooks";
+import { useCallback, useEffect, useReducer, useRef, useState } from "preact/hooks";
 import type { EditorView } from "@codemirror/view";
 import { api, ApiError, titleOf, type Cell } from "../api";
 import { CodeCellView, MarkdownCellView, PackageJsonView } from "./cells";
@@ -79,6 +79,23 @@ export default function Notebook({ id }: { id: string }) {
   const [error, setError] = useState("");
   const [, rerender] = useReducer((n: number) => n + 1, 0);
   const editors = useRef(new Map<string, EditorView>());
+  const registerEditor = useCallback(
+    (cid: string, v: EditorView | null) => void (v ? editors.current.set(cid, v) : editors.current.delete(cid)),
+    [],
+  );
+  // Stable callbacks: the memoised cells must not all re-render on every notebook change.
+  const goTo = useCallback<LspHooks["goTo"]>((t) => {
+    if (!store) return;
+    const base = t.file?.split(/[\\/]/).pop();
+    const cell = store.cells.find((c) => c.id === t.cellId || (c.type === "code" && c.filename === base));
+    const view = cell && editors.current.get(cell.id);
+    if (!view) return;
+    const ln = view.state.doc.line(Math.min(Math.max(1, t.line), view.state.doc.lines));
+    const pos = Math.min(ln.to, ln.from + Math.max(0, t.offset - 1));
+    view.dom.scrollIntoView({ block: "center" });
+    view.dispatch({ selection: { anchor: pos }, scrollIntoView: true });
+    view.focus();
+  }, [store]);
 
   useEffect(() => {
     let s: NotebookStore | null = null;
@@ -119,18 +136,6 @@ export default function Notebook({ id }: { id: string }) {
       </main>
     );
 
-  const goTo: LspHooks["goTo"] = (t) => {
-    const base = t.file?.split(/[\\/]/).pop();
-    const cell = store.cells.find((c) => c.id === t.cellId || (c.type === "code" && c.filename === base));
-    const view = cell && editors.current.get(cell.id);
-    if (!view) return;
-    const ln = view.state.doc.line(Math.min(Math.max(1, t.line), view.state.doc.lines));
-    const pos = Math.min(ln.to, ln.from + Math.max(0, t.offset - 1));
-    view.dom.scrollIntoView({ block: "center" });
-    view.dispatch({ selection: { anchor: pos }, scrollIntoView: true });
-    view.focus();
-  };
-  const registerEditor = (cid: string, v: EditorView | null) => (v ? editors.current.set(cid, v) : editors.current.delete(cid));
 
   const cells = store.cells;
   const u = store.unsupported.size;

@@ -3,7 +3,7 @@
 import { EditorState, type Extension } from "@codemirror/state";
 import {
   EditorView, keymap, lineNumbers, highlightActiveLine, drawSelection, hoverTooltip, showTooltip,
-  type Tooltip, ViewPlugin, type ViewUpdate,
+  type Tooltip, ViewPlugin, type ViewUpdate, tooltips,
 } from "@codemirror/view";
 import { defaultKeymap, history, historyKeymap, indentWithTab } from "@codemirror/commands";
 import { bracketMatching, indentOnInput, syntaxHighlighting } from "@codemirror/language";
@@ -192,6 +192,8 @@ export function createEditor(parent: HTMLElement, o: EditorOptions): EditorView 
   const state = EditorState.create({
     doc: o.doc,
     extensions: [
+      // Cells are CSS-contained (fast typing in big notebooks), so tooltips live on <body>, unclipped.
+      tooltips({ parent: document.body }),
       lineNumbers(),
       lintGutter(),
       history(),
