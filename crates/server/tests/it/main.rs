@@ -3,4 +3,5 @@
 mod common;
 mod notebooks;
 mod security;
+mod ui;
 mod ws;
