@@ -3,7 +3,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import type { EditorView } from "@codemirror/view";
 import type { CodeCell, MarkdownCell, PackageJsonCell } from "../api";
 import { ansiSegments } from "./ansi";
-import { createEditor, setRemoteText, showDiagnostics, type LspHooks } from "./editor";
+import { createEditor, setRemoteText, showDiagnostics, soon, type LspHooks } from "./editor";
 import { renderMarkdown } from "./markdown";
 import type { NotebookStore, Output } from "./store";
 
@@ -99,33 +99,43 @@ export const CodeCellView = memo(function CodeCellView(p: CellProps & { cell: Co
   const { store, cell } = p;
   const host = useRef<HTMLDivElement>(null);
   const view = useRef<EditorView | null>(null);
+  const [ready, setReady] = useState(false);
   useEffect(() => {
-    const v = createEditor(host.current!, {
-      doc: cell.source,
-      lang: cell.language === "typescript" ? "ts" : "js",
-      label: `Code of ${cell.filename}`,
-      onChange: (text) => store.edit(cell.id, { source: text }),
-      onRun: () => store.run(cell.id),
-      onRunAndAdd: () => {
-        store.run(cell.id);
-        const at = store.cells.findIndex((c) => c.id === cell.id) + 1;
-        store.createCell(at, "code");
-      },
-      onFormat: () => store.format(cell.id),
-      lsp: { store, cellId: () => cell.id, goTo: p.goTo! },
-    });
-    view.current = v;
-    p.registerEditor?.(cell.id, v);
-    const d = store.diagnostics.get(cell.id);
-    if (d) showDiagnostics(v, d);
-    const off = store.onCellReplaced(cell.id, (c) => {
-      if (c.type === "code") setRemoteText(v, c.source);
-      showDiagnostics(v, store.diagnostics.get(cell.id) ?? []);
+    let v: EditorView | null = null;
+    let off = () => {};
+    const cancel = soon(() => {
+      v = createEditor(host.current!, {
+        doc: store.cell(cell.id)?.type === "code" ? (store.cell(cell.id) as CodeCell).source : cell.source,
+        lang: cell.language === "typescript" ? "ts" : "js",
+        label: `Code of ${cell.filename}`,
+        onChange: (text) => store.edit(cell.id, { source: text }),
+        onRun: () => store.run(cell.id),
+        onRunAndAdd: () => {
+          store.run(cell.id);
+          const at = store.cells.findIndex((c) => c.id === cell.id) + 1;
+          store.createCell(at, "code");
+        },
+        onFormat: () => store.format(cell.id),
+        lsp: { store, cellId: () => cell.id, goTo: p.goTo! },
+      });
+      const ed = v;
+      view.current = ed;
+      p.registerEditor?.(cell.id, ed);
+      const d = store.diagnostics.get(cell.id);
+      if (d) showDiagnostics(ed, d);
+      off = store.onCellReplaced(cell.id, (c) => {
+        if (c.type === "code") setRemoteText(ed, c.source);
+        showDiagnostics(ed, store.diagnostics.get(cell.id) ?? []);
+      });
+      setReady(true);
     });
     return () => {
+      cancel();
       off();
-      p.registerEditor?.(cell.id, null);
-      v.destroy();
+      if (v) {
+        p.registerEditor?.(cell.id, null);
+        v.destroy();
+      }
     };
   }, [cell.id]);
   const running = cell.status === "running";
@@ -150,6 +160,7 @@ export const CodeCellView = memo(function CodeCellView(p: CellProps & { cell: Co
         )}
         <CellTools store={store} id={cell.id} index={p.index} count={p.count} label={cell.filename} />
       </div>
+      {!ready && <pre class="editor-placeholder" aria-hidden="true">{cell.source || " "}</pre>}
       <div class="editor" ref={host} />
       <Errors list={p.errors} />
       <Outputs outputs={p.outputs} />

@@ -233,3 +233,29 @@ export function setRemoteText(view: EditorView, text: string) {
 export function showDiagnostics(view: EditorView, list: Diagnostic[]) {
   view.dispatch(setDiagnostics(view.state, toCmDiagnostics(view.state, list)));
 }
+
+// Editors are created a few at a time between frames, so opening a big notebook never blocks input for
+// long: each task creates editors for at most ~8 ms, then yields.
+const pending: (() => void)[] = [];
+let scheduled = false;
+function drain() {
+  scheduled = false;
+  const start = performance.now();
+  while (pending.length && performance.now() - start < 8) pending.shift()!();
+  if (pending.length) schedule();
+}
+function schedule() {
+  if (!scheduled) {
+    scheduled = true;
+    setTimeout(drain, 0);
+  }
+}
+/** Run `f` in a later task; the returned function cancels it if it has not run yet. */
+export function soon(f: () => void): () => void {
+  pending.push(f);
+  schedule();
+  return () => {
+    const i = pending.indexOf(f);
+    if (i >= 0) pending.splice(i, 1);
+  };
+}

@@ -88,7 +88,8 @@ pub fn page_or_asset(uri: &Uri, headers: &HeaderMap) -> Response {
         return file_response(path, headers, "public, max-age=31536000, immutable")
             .unwrap_or_else(|| (StatusCode::NOT_FOUND, "Not found").into_response());
     }
-    let top_level_file = !path.is_empty() && !path.contains('/') && path.contains('.') && path != "index.html";
+    let top_level_file =
+        !path.is_empty() && !path.contains('/') && path.contains('.') && path != "index.html";
     if top_level_file && let Some(resp) = file_response(path, headers, "public, max-age=3600") {
         return resp;
     }
