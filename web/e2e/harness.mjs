@@ -34,6 +34,13 @@ export async function startServer() {
     child.once("exit", (code) => fail(new Error(`quire exited early with ${code}`)));
   });
   const base = new URL(link).origin;
+  // The link is printed once the socket is bound; notebooks load just after (GET /ready turns 200).
+  for (let i = 0; ; i++) {
+    const r = await fetch(base + "/ready").catch(() => null);
+    if (r?.status === 200) break;
+    if (i > 500) throw new Error("quire did not become ready");
+    await new Promise((ok) => setTimeout(ok, 20));
+  }
   return {
     link, base, token, dataDir,
     async stop() {

@@ -89,5 +89,16 @@ export const api = {
     result(request<{ result: { content: string; filename: string; type: "cell" | "filepath" } }>("POST", "/api/file", { file })),
 };
 
+// The notebook route starts loading its session while its code chunk is still downloading.
+const prefetched = new Map<string, Promise<Session>>();
+export function prefetchSession(id: string) {
+  if (!prefetched.has(id)) prefetched.set(id, api.session(id));
+}
+export function takeSession(id: string): Promise<Session> {
+  const p = prefetched.get(id);
+  prefetched.delete(id);
+  return p ?? api.session(id);
+}
+
 /** Notebook title: the first cell. */
 export const titleOf = (s: Session) => (s.cells[0]?.type === "title" ? s.cells[0].text : "Untitled");

@@ -1,7 +1,7 @@
 import { render } from "preact";
 import { lazy, Suspense } from "preact/compat";
 import { useEffect, useState } from "preact/hooks";
-import { setUnauthorizedHandler } from "./api";
+import { prefetchSession, setUnauthorizedHandler } from "./api";
 import { currentPath, onRoute } from "./router";
 import { Home } from "./pages/Home";
 import { Login } from "./pages/Login";
@@ -12,12 +12,17 @@ import { ConnectionBanner } from "./pages/Banner";
 import "./styles.css";
 
 // Code split: CodeMirror and markdown only load on the notebook route; tus only on the files page.
-const Notebook = lazy(() => import("./notebook/Notebook"));
+let notebookChunk = false;
+const Notebook = lazy(() => import("./notebook/Notebook").then((m) => ((notebookChunk = true), m)));
 const Files = lazy(() => import("./pages/Files"));
 
 function Route({ path }: { path: string }) {
   const nb = /^\/srcbooks\/([^/]+)\/?$/.exec(path);
-  if (nb) return <Notebook id={decodeURIComponent(nb[1])} />;
+  if (nb) {
+    // Only while the chunk downloads: the Notebook page takes this request when it mounts.
+    if (!notebookChunk) prefetchSession(decodeURIComponent(nb[1]));
+    return <Notebook id={decodeURIComponent(nb[1])} />;
+  }
   switch (path.replace(/\/$/, "") || "/") {
     case "/":
       return <Home />;

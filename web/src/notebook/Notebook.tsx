@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useReducer, useRef, useState } from "preact/hooks";
 import type { EditorView } from "@codemirror/view";
-import { api, ApiError, titleOf, type Cell } from "../api";
+import { takeSession, ApiError, titleOf, type Cell } from "../api";
 import { CodeCellView, MarkdownCellView, PackageJsonView } from "./cells";
 import { createEditor, setRemoteText, type LspHooks } from "./editor";
 import { NotebookStore } from "./store";
@@ -101,7 +101,7 @@ export default function Notebook({ id }: { id: string }) {
     let s: NotebookStore | null = null;
     let off = () => {};
     let gone = false;
-    api.session(id).then(
+    takeSession(id).then(
       (session) => {
         if (gone) return;
         s = new NotebookStore(session);

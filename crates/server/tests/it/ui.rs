@@ -60,3 +60,17 @@ async fn hashed_assets_are_immutable_and_precompressed() {
     let index = page(&s, "/", Some("br")).await;
     assert_eq!(header(&index, "cache-control"), "no-cache");
 }
+
+#[tokio::test]
+async fn notebook_pages_preload_their_chunk() {
+    let s = TestServer::start().await;
+    let html = page(&s, "/srcbooks/abc", None).await.text().await.unwrap();
+    if !html.contains("/assets/") {
+        return; // built without the UI (checked above)
+    }
+    let start =
+        html.find(r#"<link rel="modulepreload" crossorigin href="/assets/Notebook-"#).expect("preload link");
+    let href = html[start..].split('"').nth(3).unwrap();
+    assert_eq!(page(&s, href, None).await.status(), 200, "{href}");
+    assert!(!page(&s, "/", None).await.text().await.unwrap().contains("modulepreload"));
+}
