@@ -107,6 +107,29 @@ describe("browser UI against the real server", () => {
     await b.close();
   });
 
+  test("edits made offline are kept, shown as unsaved, and saved after reconnecting", async () => {
+    const ctx = await browser.newContext();
+    await ctx.addCookies(await context.cookies());
+    const p = await page(ctx);
+    await createNotebook(p, "Offline test");
+    const cell = await addCodeCell(p);
+    await saved(p);
+    await ctx.setOffline(true);
+    await p.getByTestId("offline-banner").waitFor();
+    await cell.locator(".cm-content").click();
+    await p.keyboard.type("const typedOffline = true;");
+    await p.getByTestId("save-state").filter({ hasText: "Offline" }).waitFor();
+    await ctx.setOffline(false);
+    await p.getByTestId("offline-banner").waitFor({ state: "detached" });
+    await saved(p);
+    // Another browser (no local copy) sees the text: it reached the server.
+    const other = await page();
+    await other.goto(p.url());
+    await other.waitForFunction(() => document.querySelector("section.cell.code")?.textContent?.includes("typedOffline"));
+    await other.close();
+    await ctx.close();
+  });
+
   test("markdown cells render GitHub-flavoured markdown", async () => {
     const p = await page();
     await createNotebook(p, "Markdown test");

@@ -50,9 +50,16 @@ class Socket {
       for (const t of this.topics.values()) t.ready = false;
       this.setState("offline");
       // 250 ms, 500 ms, 1 s … capped at 10 s, with jitter so many tabs do not reconnect in lockstep.
+      // Offline: wait for the browser's "online" event instead of burning attempts.
+      if (!navigator.onLine) return;
       const delay = Math.min(10_000, 250 * 2 ** this.attempt++) * (0.75 + Math.random() * 0.5);
       this.timer = window.setTimeout(() => this.connect(), delay);
     };
+  }
+
+  /** The browser says it is offline: do not trust the open socket (it may be half-dead for minutes). */
+  drop() {
+    this.ws?.close();
   }
 
   /** Reconnect now (e.g. the browser says it is online again). */
@@ -141,3 +148,4 @@ class Socket {
 
 export const socket = new Socket();
 addEventListener("online", () => socket.retryNow());
+addEventListener("offline", () => socket.drop());
