@@ -198,6 +198,26 @@ describe("browser UI against the real server", () => {
     await p.close();
   });
 
+  test("a notebook is deleted after confirmation, and search filters the list", async () => {
+    const p = await page();
+    await createNotebook(p, "Delete me");
+    await createNotebook(p, "Keep me");
+    await p.goto(server.base + "/");
+    await p.getByLabel("Search notebooks").fill("delete");
+    await p.getByRole("link", { name: /Delete me/ }).waitFor();
+    assert.equal(await p.getByRole("link", { name: /Keep me/ }).count(), 0);
+    p.once("dialog", (d) => d.dismiss());
+    await p.getByRole("button", { name: "Delete Delete me" }).click();
+    await p.getByRole("link", { name: /Delete me/ }).waitFor();
+    p.once("dialog", (d) => d.accept());
+    await p.getByRole("button", { name: "Delete Delete me" }).click();
+    await p.getByRole("link", { name: /Delete me/ }).waitFor({ state: "detached" });
+    await p.reload();
+    await p.getByRole("link", { name: /Keep me/ }).waitFor();
+    assert.equal(await p.getByRole("link", { name: /Delete me/ }).count(), 0);
+    await p.close();
+  });
+
   test("the ? key shows the shortcut overlay", async () => {
     const p = await page();
     await p.goto(server.base + "/");
