@@ -230,10 +230,7 @@ export function PackageJsonView({ store, cell, outputs }: { store: NotebookStore
   const canInstall = !store.unsupported.has("deps:install");
   const missing = store.missingPackages;
   return (
-    <details class="cell pkg" open={cell.status === "running" || undefined}>
-      <summary>
-        package.json <span class={`status ${cell.status}`}>{cell.status === "running" ? "installing…" : cell.status === "failed" ? "install failed" : ""}</span>
-      </summary>
+    <>
       {(missing.length > 0 || store.depsOutOfSync) && (
         <p class="notice" role="status">
           {missing.length ? `Imported but not in package.json: ${missing.join(", ")}.` : "Dependencies are not installed."}{" "}
@@ -242,6 +239,10 @@ export function PackageJsonView({ store, cell, outputs }: { store: NotebookStore
           </button>
         </p>
       )}
+    <details class="cell pkg" open={cell.status === "running" || undefined}>
+      <summary>
+        package.json <span class={`status ${cell.status}`}>{cell.status === "running" ? "installing…" : cell.status === "failed" ? "install failed" : ""}</span>
+      </summary>
       <div class="editor" ref={host} />
       <div class="row">
         <button type="button" onClick={() => store.installDeps()} disabled={!canInstall || cell.status === "running"}>
@@ -251,5 +252,6 @@ export function PackageJsonView({ store, cell, outputs }: { store: NotebookStore
       </div>
       <Outputs outputs={outputs} />
     </details>
+    </>
   );
 }
