@@ -229,6 +229,21 @@ describe("browser UI against the real server", () => {
     await p.close();
   });
 
+  test("dark theme follows the system", async () => {
+    const dark = await browser.newContext({ colorScheme: "dark" });
+    await dark.addCookies(await context.cookies());
+    const p = await page(dark);
+    await createNotebook(p, "Dark");
+    const cell = await addCodeCell(p);
+    await cell.locator(".cm-content").click();
+    await p.keyboard.type("const dark: string = 'yes'; // theme");
+    const bg = await p.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    assert.equal(bg, "rgb(22, 24, 28)");
+    await saved(p);
+    await shot(p, "notebook-dark");
+    await dark.close();
+  });
+
   test("no page error or CSP violation was logged", () => {
     assert.deepEqual(errors, []);
   });
