@@ -167,7 +167,7 @@ describe("browser UI against the real server", () => {
     const small = await browser.newContext({ viewport: { width: 360, height: 740 } });
     await small.addCookies(await context.cookies());
     const p = await page(small);
-    for (const path of ["/", "/secrets", "/settings", "/files"]) {
+    for (const path of ["/", "/secrets", "/settings", "/storage"]) {
       await p.goto(server.base + path);
       await p.locator("main h1").first().waitFor();
       const width = await p.evaluate(() => document.documentElement.scrollWidth);

@@ -30,7 +30,7 @@ function Route({ path }: { path: string }) {
       return <Secrets />;
     case "/settings":
       return <Settings />;
-    case "/files":
+    case "/storage":
       return <Files />;
     default:
       return (
@@ -60,7 +60,7 @@ function Nav({ path }: { path: string }) {
       </a>
       <nav aria-label="Main">
         {link("/", "Notebooks")}
-        {link("/files", "Files")}
+        {link("/storage", "Files")}
         {link("/secrets", "Secrets")}
         {link("/settings", "Settings")}
       </nav>

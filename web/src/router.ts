@@ -27,7 +27,7 @@ document.addEventListener("click", (e) => {
   if (!a || e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
   const href = a.getAttribute("href");
   if (!href || !href.startsWith("/") || a.hasAttribute("download") || a.target) return;
-  if (href.startsWith("/files/") || href.startsWith("/health")) return;
+  if (href.startsWith("/files/") || href.startsWith("/uploads/") || href.startsWith("/health")) return;
   e.preventDefault();
   navigate(href);
 });

@@ -18,7 +18,7 @@ fn header<'a>(r: &'a reqwest::Response, name: &str) -> &'a str {
 #[tokio::test]
 async fn spa_routes_get_the_page_under_a_strict_csp() {
     let s = TestServer::start().await;
-    for path in ["/", "/srcbooks/abc", "/secrets", "/settings", "/files", "/no/such/page"] {
+    for path in ["/", "/srcbooks/abc", "/secrets", "/settings", "/storage", "/no/such/page"] {
         let r = page(&s, path, None).await;
         assert_eq!(r.status(), 200, "{path}");
         assert!(header(&r, "content-type").starts_with("text/html"), "{path}");
