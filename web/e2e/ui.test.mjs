@@ -218,6 +218,49 @@ describe("browser UI against the real server", () => {
     await p.close();
   });
 
+  test("tsconfig edits are saved; a secret is linked to a notebook; the notebook exports as .src.md", async () => {
+    const p = await page();
+    const socket = p.waitForEvent("websocket");
+    const url = await createNotebook(p, "Config test");
+    const ws = await socket;
+    const id = url.split("/").pop();
+    await p.locator("summary", { hasText: "tsconfig.json" }).click();
+    const ts = p.getByLabel("tsconfig.json", { exact: true });
+    await ts.waitFor();
+    await ts.click();
+    await p.keyboard.press("Control+End");
+    await p.keyboard.press("Control+Home");
+    await p.keyboard.type('{"compilerOptions": {"strict": true, "target": "es2023"}, "x": 1}\n//');
+    // Invalid JSON is refused in place, valid JSON is saved.
+    await p.getByText(/^Not saved:/).waitFor();
+    const updated = ws.waitForEvent("framereceived", {
+      predicate: (f) => String(f.payload).includes('"tsconfig.json:updated"') && String(f.payload).includes("es2023"),
+    });
+    await p.keyboard.press("Control+a");
+    await p.keyboard.type('{"compilerOptions": {"strict": true, "target": "es2023"}}');
+    await p.getByText(/^Not saved:/).waitFor({ state: "detached" });
+    await updated;
+    const session = (await (await p.request.get(`${server.base}/api/sessions/${id}`)).json()).result;
+    assert.match(session["tsconfig.json"], /es2023/);
+
+    await p.goto(server.base + "/secrets");
+    await p.getByLabel("Name", { exact: true }).fill("LINKED_SECRET");
+    await p.getByLabel("Value", { exact: true }).fill("v");
+    await p.getByRole("button", { name: "Save secret" }).click();
+    const box = p.locator("[data-secret=LINKED_SECRET]").getByLabel("Config test");
+    await box.check();
+    await p.reload();
+    await p.locator("[data-secret=LINKED_SECRET]").getByLabel("Config test").waitFor();
+    assert.ok(await p.locator("[data-secret=LINKED_SECRET]").getByLabel("Config test").isChecked());
+
+    await p.goto(url);
+    const href = await p.getByRole("link", { name: "Export .src.md" }).getAttribute("href");
+    const text = await (await p.request.get(server.base + href)).text();
+    assert.match(text, /^<!-- srcbook:.*es2023/m);
+    assert.match(text, /^# Config test$/m);
+    await p.close();
+  });
+
   test("the ? key shows the shortcut overlay", async () => {
     const p = await page();
     await p.goto(server.base + "/");

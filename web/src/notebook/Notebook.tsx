@@ -165,6 +165,9 @@ export default function Notebook({ id }: { id: string }) {
           <span class={`save ${store.saveState}`} role="status" data-testid="save-state">
             {SAVE_LABEL[store.saveState]}
           </span>
+          <a href={`/api/sessions/${encodeURIComponent(store.session.id)}/export-text`} download={`${titleOf(store.session)}.src.md`}>
+            Export .src.md
+          </a>
           <button type="button" onClick={() => store.runAll()} disabled={store.unsupported.has("cell:exec_all")}>
             Run all
           </button>
