@@ -23,6 +23,8 @@ export async function startServer() {
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, CI: "1" },
   });
+  // Never leave the server behind, even when a test process dies.
+  process.once("exit", () => child.kill("SIGKILL"));
   // The server's log goes to target/e2e/server.log (kept as an artifact for failures).
   child.stderr.pipe(createWriteStream(join(artifacts, "server.log"), { flags: "a" }));
   const link = await new Promise((ok, fail) => {

@@ -41,6 +41,20 @@ test("squiggles, gutter markers, hover, completions and go-to-definition", async
         reply(topic, "tsserver:cell:quickinfo:response", { requestId: rid, response: { kind: "const", kindModifiers: "", displayString: "const oops: number", documentation: "The answer.", tags: [] } });
       else if (event === "tsserver:cell:completions:request")
         reply(topic, "tsserver:cell:completions:response", { requestId: rid, response: { entries: [{ name: "toFixed", kind: "method", kindModifiers: "", detail: "(method) Number.toFixed(fractionDigits?: number): string" }] } });
+      else if (event === "tsserver:cell:signature_help:request")
+        reply(topic, "tsserver:cell:signature_help:response", {
+          requestId: rid,
+          response: {
+            selectedItemIndex: 0,
+            argumentIndex: 0,
+            items: [{
+              prefixDisplayParts: [{ text: "add(" }],
+              suffixDisplayParts: [{ text: "): number" }],
+              separatorDisplayParts: [{ text: ", " }],
+              parameters: [{ displayParts: [{ text: "a: number" }] }, { displayParts: [{ text: "b: number" }] }],
+            }],
+          },
+        });
       else if (event === "tsserver:cell:definition_location:request")
         reply(topic, "tsserver:cell:definition_location:response", { requestId: rid, response: { file: "/data/notebooks/x/src/lib.ts", start: { line: 1, offset: 14 }, end: { line: 1, offset: 17 } } });
     });
@@ -88,6 +102,16 @@ test("squiggles, gutter markers, hover, completions and go-to-definition", async
   await option.waitFor();
   assert.match(await option.innerText(), /Number\.toFixed/);
   await page.keyboard.press("Escape");
+
+  // Signature help after "(": the active parameter is marked.
+  await page.keyboard.press("End");
+  await page.keyboard.type("\nadd(");
+  const sig = page.locator(".cm-signature");
+  await sig.waitFor();
+  assert.equal(await sig.innerText(), "add(‹a: number›, b: number): number");
+  await page.keyboard.press("Escape");
+  await sig.waitFor({ state: "detached" });
+  await page.keyboard.press("ArrowUp");
 
   // Go to definition jumps to the other cell (by the file's basename) and focuses it.
   await page.keyboard.press("F12");

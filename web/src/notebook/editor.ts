@@ -1,6 +1,6 @@
 // CodeMirror 6 for code cells: JS/TS highlighting, and the language service over the WebSocket —
 // diagnostics (squiggles + gutter), hover, completions with details, go-to-definition, signature help.
-import { EditorState, type Extension } from "@codemirror/state";
+import { EditorState, Prec, type Extension } from "@codemirror/state";
 import {
   EditorView, keymap, lineNumbers, highlightActiveLine, drawSelection, hoverTooltip, showTooltip,
   type Tooltip, ViewPlugin, type ViewUpdate, tooltips,
@@ -151,14 +151,15 @@ function lspExtensions(h: LspHooks): Extension[] {
   };
 
   return [
+    // First and highest: autocompletion's keymap (also highest) would otherwise take Escape first.
+    Prec.highest(
+      keymap.of([{ key: "Escape", run: (v) => (v.state.field(sigField) ? (v.dispatch({ effects: setSig.of(null) }), true) : false) }]),
+    ),
     hover,
     autocompletion({ override: [complete], activateOnTyping: true }),
     sigField,
     sigPlugin,
-    keymap.of([
-      { key: "F12", run: (v) => definition(v, v.state.selection.main.head) },
-      { key: "Escape", run: (v) => (v.state.field(sigField) ? (v.dispatch({ effects: setSig.of(null) }), true) : false) },
-    ]),
+    keymap.of([{ key: "F12", run: (v) => definition(v, v.state.selection.main.head) }]),
     EditorView.domEventHandlers({
       mousedown: (e, view) => {
         if (!(e.ctrlKey || e.metaKey)) return false;
