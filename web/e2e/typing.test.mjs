@@ -4,7 +4,7 @@
 //
 // Frame timing in headless Chromium on a 2-core machine shared with compilers is bimodal (a page
 // settles at one or two frames per keystroke whatever it renders), so by default the test checks that
-// the 200-cell notebook costs at most one frame more than a one-cell notebook in the same browser;
+// the 200-cell notebook costs at most 8 ms (the API's resolution) more than a one-cell notebook in the same browser;
 // QUIRE_E2E_STRICT_PERF=1 asserts the absolute 16 ms budget. Both medians are printed.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
@@ -55,7 +55,7 @@ async function medianTyping(page, cells, count) {
   for (const ch of text) await page.keyboard.type(ch);
   await page.waitForFunction((t) => [...document.querySelectorAll("section.cell.code")].at(-1).textContent.includes(t), text);
   await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0))));
-  const slow = await page.evaluate(() => window.__slow);
+  const slow = (await page.evaluate(() => window.__slow)).slice(0, count);
   const all = [...slow, ...Array(Math.max(0, count - slow.length)).fill(16)].sort((a, b) => a - b);
   return { median: all[Math.floor(count / 2)], slow: slow.length };
 }
@@ -69,6 +69,6 @@ test("median input-to-paint while typing in a 200-cell notebook is at most 16 ms
   const big = await medianTyping(page, 200, 200);
   console.log(`median input-to-paint: 1 cell ${base.median} ms (${base.slow}/100 over 16 ms), 200 cells ${big.median} ms (${big.slow}/200 over 16 ms)`);
   if (process.env.QUIRE_E2E_STRICT_PERF === "1") assert.ok(big.median <= 16, `median ${big.median} ms in a 200-cell notebook`);
-  else assert.ok(big.median <= base.median + 16, `200 cells ${big.median} ms vs 1 cell ${base.median} ms`);
+  else assert.ok(big.median <= base.median + 8, `200 cells ${big.median} ms vs 1 cell ${base.median} ms`);
   await ctx.close();
 });
