@@ -1,5 +1,7 @@
-//! `cargo run --release -p quire-bench -- [edit|http|codec] [N]`: starts the real server on 127.0.0.1:0
+//! `cargo run --release -p quire-bench -- [edit|http|codec|exec] [N]`: starts the real server on 127.0.0.1:0
 //! in a temp dir and prints latency percentiles measured exactly as a client sees them.
+
+mod exec;
 
 use anyhow::{Context, bail};
 use futures_util::{SinkExt, StreamExt};
@@ -202,11 +204,13 @@ fn main() -> anyhow::Result<()> {
         "edit" => rt.block_on(edit(n)),
         "http" => rt.block_on(http(n)),
         "codec" => codec(n),
+        "exec" => rt.block_on(exec::exec(n)),
         "all" => {
             codec(n)?;
             rt.block_on(http(n))?;
-            rt.block_on(edit(n))
+            rt.block_on(edit(n))?;
+            rt.block_on(exec::exec(n))
         }
-        other => bail!("unknown benchmark '{other}' (edit, http, codec, all)"),
+        other => bail!("unknown benchmark '{other}' (edit, http, codec, exec, all)"),
     }
 }

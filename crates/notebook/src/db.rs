@@ -1,6 +1,7 @@
 //! Settings, secrets and secret↔notebook links behind the small `Database` trait (SQLite now).
 
 use crate::error::{NotebookError, Result};
+use crate::seal::SealKey;
 use rusqlite::{Connection, OptionalExtension, params};
 use rusqlite_migration::{M, Migrations};
 use std::collections::BTreeMap;
@@ -35,24 +36,38 @@ pub trait Database: Send + Sync {
     fn ping(&self) -> Result<()>;
 }
 
+/// Settings that hold credentials: sealed at rest like secret values.
+pub const SENSITIVE_SETTINGS: &[&str] =
+    &["openaiKey", "anthropicKey", "xaiKey", "geminiKey", "openrouterKey", "customApiKey"];
+
 fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(
+    Migrations::new(vec![
+        M::up(
         "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
          CREATE TABLE secrets (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE, value TEXT NOT NULL);
          CREATE TABLE secret_links (
              secret_id INTEGER NOT NULL REFERENCES secrets(id) ON DELETE CASCADE,
              notebook_id TEXT NOT NULL,
              PRIMARY KEY (secret_id, notebook_id));",
-    )])
+        ),
+        // Values become ciphertext (see `seal`); `meta.keyCheck` tells whether a key is the right one.
+        M::up(
+            "ALTER TABLE secrets ADD COLUMN sealed INTEGER NOT NULL DEFAULT 0;
+             CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+        ),
+    ])
 }
+
+const KEY_CHECK: &str = "quire key check";
 
 pub struct SqliteDatabase {
     conn: Mutex<Connection>,
+    key: SealKey,
 }
 
 impl SqliteDatabase {
     /// Open (creating if needed) the database file, switch to WAL and apply pending migrations.
-    pub fn open(path: &Path) -> Result<Self> {
+    pub fn open(path: &Path, key: SealKey) -> Result<Self> {
         let mut conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
@@ -61,7 +76,112 @@ impl SqliteDatabase {
         migrations()
             .to_latest(&mut conn)
             .map_err(|e| NotebookError::Database(format!("migration failed: {e}")))?;
-        Ok(SqliteDatabase { conn: Mutex::new(conn) })
+        let db = SqliteDatabase { conn: Mutex::new(conn), key };
+        db.check_key()?;
+        db.seal_plaintext()?;
+        Ok(db)
+    }
+
+    /// Whether `key` opens this database (for choosing between keys after an interrupted rotation).
+    pub fn key_opens(path: &Path, key: &SealKey) -> Result<bool> {
+        let conn = Connection::open(path)?;
+        let check: Option<String> = conn
+            .query_row("SELECT value FROM meta WHERE key = 'keyCheck'", [], |r| r.get(0))
+            .optional()
+            .unwrap_or(None);
+        Ok(check.is_none_or(|c| key.open(&c).is_ok_and(|p| p.as_str() == KEY_CHECK)))
+    }
+
+    fn check_key(&self) -> Result<()> {
+        let conn = self.conn();
+        let check: Option<String> =
+            conn.query_row("SELECT value FROM meta WHERE key = 'keyCheck'", [], |r| r.get(0)).optional()?;
+        match check {
+            Some(c) if self.key.open(&c).is_ok_and(|p| p.as_str() == KEY_CHECK) => Ok(()),
+            Some(_) => Err(NotebookError::Database(
+                "the instance key does not match this database (secret.key replaced or QUIRE_SECRET_KEY wrong)".into(),
+            )),
+            None => {
+                conn.execute("INSERT INTO meta (key, value) VALUES ('keyCheck', ?1)", params![self.key.seal(KEY_CHECK)?])?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Seal values written before encryption at rest existed.
+    fn seal_plaintext(&self) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let rows: Vec<(i64, String)> = tx
+            .prepare("SELECT id, value FROM secrets WHERE sealed = 0")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        for (id, value) in rows {
+            tx.execute(
+                "UPDATE secrets SET value = ?1, sealed = 1 WHERE id = ?2",
+                params![self.key.seal(&value)?, id],
+            )?;
+        }
+        for name in SENSITIVE_SETTINGS {
+            let v: Option<String> = tx
+                .query_row("SELECT value FROM settings WHERE key = ?1", params![name], |r| r.get(0))
+                .optional()?;
+            if let Some(serde_json::Value::String(plain)) =
+                v.as_deref().and_then(|v| serde_json::from_str(v).ok())
+                && !SealKey::is_sealed(&plain)
+            {
+                let sealed = serde_json::Value::String(self.key.seal(&plain)?).to_string();
+                tx.execute("UPDATE settings SET value = ?1 WHERE key = ?2", params![sealed, name])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Re-encrypt every sealed value under `next` in one transaction. The caller makes `next` the
+    /// instance key afterwards (see `quire admin rotate-key`).
+    pub fn rotate_key(&self, next: &SealKey) -> Result<usize> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let rows: Vec<(i64, String)> = tx
+            .prepare("SELECT id, value FROM secrets")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut n = 0;
+        for (id, value) in rows {
+            let plain = self.key.open(&value)?;
+            tx.execute("UPDATE secrets SET value = ?1 WHERE id = ?2", params![next.seal(&plain)?, id])?;
+            n += 1;
+        }
+        for name in SENSITIVE_SETTINGS {
+            let v: Option<String> = tx
+                .query_row("SELECT value FROM settings WHERE key = ?1", params![name], |r| r.get(0))
+                .optional()?;
+            if let Some(serde_json::Value::String(sealed)) =
+                v.as_deref().and_then(|v| serde_json::from_str(v).ok())
+            {
+                let plain = self.key.open(&sealed)?;
+                let again = serde_json::Value::String(next.seal(&plain)?).to_string();
+                tx.execute("UPDATE settings SET value = ?1 WHERE key = ?2", params![again, name])?;
+                n += 1;
+            }
+        }
+        tx.execute("UPDATE meta SET value = ?1 WHERE key = 'keyCheck'", params![next.seal(KEY_CHECK)?])?;
+        tx.commit()?;
+        Ok(n)
+    }
+
+    fn stored_setting(&self, key: &str, v: &serde_json::Value) -> Result<String> {
+        Ok(match v {
+            serde_json::Value::String(plain) if SENSITIVE_SETTINGS.contains(&key) => {
+                serde_json::Value::String(self.key.seal(plain)?).to_string()
+            }
+            other => other.to_string(),
+        })
+    }
+
+    fn open_value(&self, sealed: &str) -> Result<String> {
+        Ok(self.key.open(sealed)?.to_string())
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -69,7 +189,7 @@ impl SqliteDatabase {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn secret_by_name(conn: &Connection, name: &str) -> Result<Option<Secret>> {
+    fn secret_by_name(&self, conn: &Connection, name: &str) -> Result<Option<Secret>> {
         let row = conn
             .query_row("SELECT id, value FROM secrets WHERE name = ?1", params![name], |r| {
                 Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
@@ -81,7 +201,7 @@ impl SqliteDatabase {
         )?;
         let notebook_ids =
             stmt.query_map(params![id], |r| r.get(0))?.collect::<rusqlite::Result<Vec<String>>>()?;
-        Ok(Some(Secret { id, name: name.to_string(), value, notebook_ids }))
+        Ok(Some(Secret { id, name: name.to_string(), value: self.open_value(&value)?, notebook_ids }))
     }
 
     fn secret_id(conn: &Connection, name: &str) -> Result<i64> {
@@ -99,8 +219,14 @@ impl Database for SqliteDatabase {
         let mut out = BTreeMap::new();
         for row in rows {
             let (k, v) = row?;
-            let value =
+            let mut value: serde_json::Value =
                 serde_json::from_str(&v).map_err(|e| NotebookError::Database(format!("setting {k}: {e}")))?;
+            if let serde_json::Value::String(sealed) = &value
+                && SENSITIVE_SETTINGS.contains(&k.as_str())
+                && SealKey::is_sealed(sealed)
+            {
+                value = serde_json::Value::String(self.open_value(sealed)?);
+            }
             out.insert(k, value);
         }
         Ok(out)
@@ -116,7 +242,7 @@ impl Database for SqliteDatabase {
                 tx.execute(
                     "INSERT INTO settings (key, value) VALUES (?1, ?2)
                      ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                    params![k, v.to_string()],
+                    params![k, self.stored_setting(k, v)?],
                 )?;
             }
         }
@@ -132,7 +258,7 @@ impl Database for SqliteDatabase {
             .collect::<rusqlite::Result<Vec<_>>>()?;
         let mut out = Vec::with_capacity(names.len());
         for n in names {
-            if let Some(s) = Self::secret_by_name(&conn, &n)? {
+            if let Some(s) = self.secret_by_name(&conn, &n)? {
                 out.push(s);
             }
         }
@@ -142,22 +268,26 @@ impl Database for SqliteDatabase {
     fn upsert_secret(&self, name: &str, value: &str) -> Result<Secret> {
         let conn = self.conn();
         conn.execute(
-            "INSERT INTO secrets (name, value) VALUES (?1, ?2)
-             ON CONFLICT(name) DO UPDATE SET value = excluded.value",
-            params![name, value],
+            "INSERT INTO secrets (name, value, sealed) VALUES (?1, ?2, 1)
+             ON CONFLICT(name) DO UPDATE SET value = excluded.value, sealed = 1",
+            params![name, self.key.seal(value)?],
         )?;
-        Self::secret_by_name(&conn, name)?.ok_or_else(|| NotebookError::SecretNotFound(name.into()))
+        self.secret_by_name(&conn, name)?.ok_or_else(|| NotebookError::SecretNotFound(name.into()))
     }
 
     fn rename_secret(&self, old: &str, new: &str, value: &str) -> Result<Secret> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let id = Self::secret_id(&tx, old)?;
-        if old != new && Self::secret_by_name(&tx, new)?.is_some() {
+        if old != new && self.secret_by_name(&tx, new)?.is_some() {
             return Err(NotebookError::FilenameTaken(format!("A secret named '{new}' already exists")));
         }
-        tx.execute("UPDATE secrets SET name = ?1, value = ?2 WHERE id = ?3", params![new, value, id])?;
-        let s = Self::secret_by_name(&tx, new)?;
+        let sealed = self.key.seal(value)?;
+        tx.execute(
+            "UPDATE secrets SET name = ?1, value = ?2, sealed = 1 WHERE id = ?3",
+            params![new, sealed, id],
+        )?;
+        let s = self.secret_by_name(&tx, new)?;
         tx.commit()?;
         s.ok_or_else(|| NotebookError::SecretNotFound(new.into()))
     }
@@ -194,9 +324,9 @@ impl Database for SqliteDatabase {
              WHERE l.notebook_id = ?1 ORDER BY s.name",
         )?;
         let rows = stmt
-            .query_map(params![notebook_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .query_map(params![notebook_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+        rows.into_iter().map(|(n, v)| Ok((n, self.open_value(&v)?))).collect()
     }
 
     fn forget_notebook(&self, notebook_id: &str) -> Result<()> {
@@ -214,6 +344,50 @@ impl Database for SqliteDatabase {
 mod tests {
     use super::*;
 
+    fn key() -> SealKey {
+        SealKey::from_hex(&"ab".repeat(32)).unwrap()
+    }
+
+    fn raw(dir: &Path, sql: &str) -> Vec<String> {
+        let c = Connection::open(dir.join("q.db")).unwrap();
+        let mut st = c.prepare(sql).unwrap();
+        st.query_map([], |r| r.get(0)).unwrap().collect::<rusqlite::Result<_>>().unwrap()
+    }
+
+    #[test]
+    fn values_are_ciphertext_at_rest_and_keys_rotate() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = SqliteDatabase::open(&dir.path().join("q.db"), key()).unwrap();
+        db.upsert_secret("TOKEN", "hunter2").unwrap();
+        let mut p = BTreeMap::new();
+        p.insert("openaiKey".to_string(), serde_json::json!("sk-live-123"));
+        db.update_settings(&p).unwrap();
+        let stored =
+            raw(dir.path(), "SELECT value FROM secrets UNION ALL SELECT value FROM settings").join("\n");
+        assert!(!stored.contains("hunter2") && !stored.contains("sk-live-123"), "{stored}");
+        assert_eq!(db.settings().unwrap()["openaiKey"], "sk-live-123");
+        let next = SealKey::generate().unwrap();
+        assert_eq!(db.rotate_key(&next).unwrap(), 2);
+        drop(db);
+        assert!(SqliteDatabase::open(&dir.path().join("q.db"), key()).is_err(), "old key refused");
+        let db = SqliteDatabase::open(&dir.path().join("q.db"), next).unwrap();
+        assert_eq!(db.secrets().unwrap()[0].value, "hunter2");
+        assert_eq!(db.settings().unwrap()["openaiKey"], "sk-live-123");
+    }
+
+    #[test]
+    fn plaintext_from_before_encryption_is_sealed_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(SqliteDatabase::open(&dir.path().join("q.db"), key()).unwrap());
+        let c = Connection::open(dir.path().join("q.db")).unwrap();
+        c.execute("INSERT INTO secrets (name, value, sealed) VALUES ('OLD', 'plain', 0)", []).unwrap();
+        drop(c);
+        let db = SqliteDatabase::open(&dir.path().join("q.db"), key()).unwrap();
+        assert_eq!(db.notebook_secrets("x").unwrap(), vec![]);
+        assert_eq!(db.secrets().unwrap()[0].value, "plain");
+        assert!(!raw(dir.path(), "SELECT value FROM secrets")[0].contains("plain"));
+    }
+
     #[test]
     fn migrations_are_valid() {
         migrations().validate().unwrap();
@@ -222,7 +396,7 @@ mod tests {
     #[test]
     fn secrets_story() {
         let dir = tempfile::tempdir().unwrap();
-        let db = SqliteDatabase::open(&dir.path().join("q.db")).unwrap();
+        let db = SqliteDatabase::open(&dir.path().join("q.db"), key()).unwrap();
         db.upsert_secret("A", "1").unwrap();
         db.upsert_secret("A", "2").unwrap();
         db.link_secret("A", "nb1").unwrap();
@@ -235,14 +409,14 @@ mod tests {
         assert!(db.notebook_secrets("nb1").unwrap().is_empty(), "links cascade");
         drop(db);
         // Reopening applies no migration twice.
-        let db = SqliteDatabase::open(&dir.path().join("q.db")).unwrap();
+        let db = SqliteDatabase::open(&dir.path().join("q.db"), key()).unwrap();
         assert!(db.secrets().unwrap().is_empty());
     }
 
     #[test]
     fn settings_merge_and_clear() {
         let dir = tempfile::tempdir().unwrap();
-        let db = SqliteDatabase::open(&dir.path().join("q.db")).unwrap();
+        let db = SqliteDatabase::open(&dir.path().join("q.db"), key()).unwrap();
         let mut p = BTreeMap::new();
         p.insert("aiModel".to_string(), serde_json::json!("gpt"));
         p.insert("openaiKey".to_string(), serde_json::json!("sk-1"));

@@ -237,3 +237,58 @@ fn cell_kind(c: &Cell) -> &'static str {
         Cell::Placeholder(_) => "placeholder",
     }
 }
+
+/// Run state and package.json refresh: in memory only (a status is never written to disk).
+impl OpenNotebook {
+    /// Set a code or package.json cell's status; returns the cell as clients should now see it.
+    pub fn set_status(&mut self, cell_id: &str, status: CellStatus) -> Result<Cell> {
+        let i = self.position(cell_id)?;
+        match &mut self.nb.cells[i] {
+            Cell::Code(c) => c.status = status,
+            Cell::PackageJson(p) => p.status = status,
+            other => {
+                return Err(NotebookError::InvalidCell(format!(
+                    "A {} cell has no run status",
+                    cell_kind(other)
+                )));
+            }
+        }
+        Ok(self.nb.cells[i].clone())
+    }
+
+    /// Every code cell as `(filename, source)`.
+    pub fn code_sources(&self) -> Vec<(String, String)> {
+        self.nb
+            .cells
+            .iter()
+            .filter_map(|c| match c {
+                Cell::Code(c) => Some((c.filename.clone(), c.source.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The package.json cell, if the notebook has one.
+    pub fn package_json(&self) -> Option<&srcmd::PackageJsonCell> {
+        self.nb.cells.iter().find_map(|c| match c {
+            Cell::PackageJson(p) => Some(p),
+            _ => None,
+        })
+    }
+
+    /// Re-read package.json after npm changed it; returns the updated cell.
+    pub fn reload_package_json(&mut self) -> Result<Option<Cell>> {
+        let source = match std::fs::read_to_string(self.dir.join(layout::PACKAGE_JSON)) {
+            Ok(s) => s,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        for cell in &mut self.nb.cells {
+            if let Cell::PackageJson(p) = cell {
+                p.source = source;
+                return Ok(Some(cell.clone()));
+            }
+        }
+        Ok(None)
+    }
+}

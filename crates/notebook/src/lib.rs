@@ -8,10 +8,12 @@ mod error;
 pub mod fsx;
 mod ids;
 pub mod layout;
+pub mod seal;
 mod store;
 
-pub use db::{Database, Secret, SqliteDatabase};
+pub use db::{Database, SENSITIVE_SETTINGS, Secret, SqliteDatabase};
 pub use edit::CellUpdate;
 pub use error::{NotebookError, Result};
 pub use ids::{check_notebook_id, check_secret_name, contain};
+pub use seal::SealKey;
 pub use store::{Handle, LoadFailure, NotebookStore, OpenNotebook, lock, now_ms};

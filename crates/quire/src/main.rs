@@ -18,6 +18,50 @@ struct Cli {
 enum Command {
     /// Serve notebooks over HTTP and WebSocket.
     Serve(ServeArgs),
+    /// Maintenance of a data directory (the server must be stopped).
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Re-encrypt every secret and AI key under a new instance key (DATA_DIR/secret.key).
+    RotateKey {
+        /// Data directory. Default: ~/.quire
+        #[arg(long, env = "QUIRE_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+    },
+}
+
+/// Held by `quire serve` for its lifetime; admin commands that rewrite the database need it free.
+fn lock_data_dir(data_dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(data_dir.join("quire.lock"))?;
+    match f.try_lock() {
+        Ok(()) => Ok(f),
+        Err(_) => bail!("{} is in use by a running quire server; stop it first", data_dir.display()),
+    }
+}
+
+fn admin(cmd: AdminCommand) -> anyhow::Result<()> {
+    match cmd {
+        AdminCommand::RotateKey { data_dir } => {
+            let data_dir = match data_dir {
+                Some(d) => d,
+                None => default_data_dir()?,
+            };
+            if std::env::var_os("QUIRE_SECRET_KEY").is_some() {
+                bail!("QUIRE_SECRET_KEY is set: the key comes from your environment; rotate it there");
+            }
+            let _lock = lock_data_dir(&data_dir)?;
+            let n = quire_notebook::seal::rotate(&data_dir, &data_dir.join("quire.db"))?;
+            println!("Re-encrypted {n} values under a new key in {}", data_dir.join("secret.key").display());
+            Ok(())
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -60,6 +104,24 @@ struct ServeArgs {
     /// Maximum WebSocket message in bytes.
     #[arg(long, env = "QUIRE_MAX_WS_MESSAGE", default_value_t = 4 * 1024 * 1024)]
     max_ws_message: usize,
+    /// Stop a cell run after this many seconds (default: no limit).
+    #[arg(long, env = "QUIRE_CELL_TIMEOUT")]
+    cell_timeout: Option<f64>,
+    /// Heap limit of one cell run in MiB; a run over it fails, nothing else does.
+    #[arg(long, env = "QUIRE_CELL_MEMORY_MB", default_value_t = 2048)]
+    cell_memory_mb: u64,
+    /// Output kept per run in bytes; past it the output is truncated with a notice.
+    #[arg(long, env = "QUIRE_CELL_OUTPUT_LIMIT", default_value_t = 8 * 1024 * 1024)]
+    cell_output_limit: usize,
+    /// Requests per second per client IP (bursts of twice that); 0 turns the limit off.
+    #[arg(long, env = "QUIRE_RATE_LIMIT", default_value_t = 200)]
+    rate_limit: u32,
+    /// Wrong-token attempts per minute per client IP before answers become 429.
+    #[arg(long, env = "QUIRE_AUTH_FAILURES_PER_MINUTE", default_value_t = 10)]
+    auth_failures_per_minute: u32,
+    /// The Node.js binary cells run on.
+    #[arg(long, env = "QUIRE_NODE", default_value = "node")]
+    node: PathBuf,
     /// Log format: human-readable text (default) or one JSON object per line.
     #[arg(long, env = "QUIRE_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
@@ -141,6 +203,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Some(d) => d,
         None => default_data_dir()?,
     };
+    std::fs::create_dir_all(&data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
+    let _lock = lock_data_dir(&data_dir)?;
     let shutdown = shutdown_signal()?;
     let listener = tokio::net::TcpListener::bind((args.host, args.port))
         .await
@@ -149,7 +213,6 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let host = if addr.is_ipv6() { format!("[{}]", addr.ip()) } else { addr.ip().to_string() };
     let url = format!("http://{host}:{}/?token={token}", addr.port());
     println!("Quire listening on {url}");
-    std::fs::create_dir_all(&data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
     if !args.no_browser && std::env::var_os("CI").is_none() {
         open_browser(&data_dir, &url);
     }
@@ -159,6 +222,17 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.import_roots = args.import_roots;
     config.max_body_bytes = args.max_body;
     config.max_ws_message_bytes = args.max_ws_message;
+    config.cell_timeout = match args.cell_timeout {
+        Some(t) if t.is_finite() && t > 0.0 => Some(std::time::Duration::from_secs_f64(t)),
+        Some(t) => anyhow::bail!("--cell-timeout must be a positive number of seconds, got {t}"),
+        None => None,
+    };
+    config.cell_memory_mb = args.cell_memory_mb.max(16);
+    config.cell_output_bytes = args.cell_output_limit;
+    config.node = args.node;
+    config.secret_key = std::env::var("QUIRE_SECRET_KEY").ok();
+    config.rate_limit_rps = args.rate_limit;
+    config.auth_failures_per_minute = args.auth_failures_per_minute.max(1);
     tracing::info!(?config, %addr, "starting");
     quire_server::serve(config, listener, shutdown).await
 }
@@ -168,5 +242,6 @@ fn main() -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
         Command::Serve(args) => rt.block_on(serve(args)),
+        Command::Admin(cmd) => admin(cmd),
     }
 }

@@ -35,9 +35,12 @@ fn version_and_help() {
 
 /// Start `quire serve`, return the child and the URL from its one stdout line.
 fn start(args: &[&str], env: &[(&str, &str)]) -> (Child, String) {
-    let data = tempfile::tempdir().unwrap().keep();
     let mut cmd = quire();
-    cmd.arg("serve").args(["--no-browser", "--data-dir"]).arg(&data).args(args);
+    cmd.arg("serve").arg("--no-browser");
+    if !args.contains(&"--data-dir") {
+        cmd.arg("--data-dir").arg(tempfile::tempdir().unwrap().keep());
+    }
+    cmd.args(args);
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -107,4 +110,22 @@ fn non_loopback_without_token_refuses_to_start() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("without --token"));
+}
+
+#[test]
+fn rotate_key_refuses_while_serving_and_works_after() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().to_str().unwrap();
+    let (child, _) = start(&["--port", "0", "--data-dir", dir], &[]);
+    let out = quire().args(["admin", "rotate-key", "--data-dir", dir]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("stop it first"), "{out:?}");
+    let key_before = std::fs::read_to_string(data.path().join("secret.key")).unwrap();
+    terminate(child);
+    let out = quire().args(["admin", "rotate-key", "--data-dir", dir]).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_ne!(std::fs::read_to_string(data.path().join("secret.key")).unwrap(), key_before);
+    // The server starts on the rotated key.
+    let (child, _) = start(&["--port", "0", "--data-dir", dir], &[]);
+    terminate(child);
 }

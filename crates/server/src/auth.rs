@@ -165,6 +165,17 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
     let authed =
         header_token(headers).is_some_and(|t| token_ok(&state, t)) || by_query || cookie_ok(&state, headers);
 
+    // A wrong token counts against the client's failure budget; past it the answer is 429, so guessing
+    // is throttled. A right token is never refused (a neighbour on 127.0.0.1 cannot lock the user out).
+    let presented = header_token(headers).is_some() || query.is_some();
+    if let Some(ip) = crate::client_ip(&req)
+        && presented
+        && !authed
+        && let Err(retry) = state.auth_failure_limit.check(ip, std::time::Instant::now())
+    {
+        tracing::warn!(%ip, "too many failed token attempts");
+        return crate::ratelimit::too_many(retry);
+    }
     if needs_auth(path) && !authed {
         return ApiError::new(
             StatusCode::UNAUTHORIZED,

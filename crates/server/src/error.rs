@@ -80,3 +80,16 @@ impl From<NotebookError> for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+impl From<quire_runtime::RunError> for ApiError {
+    fn from(e: quire_runtime::RunError) -> Self {
+        use quire_runtime::RunError as E;
+        let message = e.to_string();
+        match e {
+            E::AlreadyRunning(_) => Self::new(StatusCode::CONFLICT, "already_running", message),
+            E::Invalid(_) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_payload", message),
+            E::Host(_) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "runtime_unavailable", message),
+            E::Io(_) => Self::internal(message),
+        }
+    }
+}

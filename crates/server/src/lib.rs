@@ -7,6 +7,7 @@ mod auth;
 mod error;
 mod extract;
 mod log;
+mod ratelimit;
 mod routes;
 mod state;
 mod wire;
@@ -65,7 +66,9 @@ fn http_client(config: &Config) -> anyhow::Result<reqwest::Client> {
 /// Build the state: open (and migrate) the database, prepare directories. Notebooks load in `serve`.
 fn build_state(config: Config) -> anyhow::Result<AppState> {
     std::fs::create_dir_all(&config.data_dir)?;
-    let db = SqliteDatabase::open(&config.data_dir.join("quire.db"))?;
+    let db_path = config.data_dir.join("quire.db");
+    let key = quire_notebook::seal::instance_key(&config.data_dir, &db_path, config.secret_key.as_deref())?;
+    let db = SqliteDatabase::open(&db_path, key)?;
     let store = NotebookStore::open(&config.data_dir.join("notebooks"))?;
     let examples_dir = routes::examples::install(&config.data_dir)?;
     let mut import_roots = vec![examples_dir.clone()];
@@ -76,6 +79,13 @@ fn build_state(config: Config) -> anyhow::Result<AppState> {
         }
     }
     let http = http_client(&config)?;
+    let mut rc = quire_runtime::RuntimeConfig::new(config.data_dir.clone());
+    rc.timeout = config.cell_timeout;
+    rc.memory_mb = config.cell_memory_mb;
+    rc.output_cap = config.cell_output_bytes;
+    rc.node = config.node.clone();
+    let runtime = quire_runtime::Runtime::new(rc)?;
+    let (config_rps, auth_per_min) = (config.rate_limit_rps, config.auth_failures_per_minute);
     Ok(Arc::new(Inner {
         config,
         store,
@@ -86,6 +96,9 @@ fn build_state(config: Config) -> anyhow::Result<AppState> {
         cookie_sessions: Mutex::new(Default::default()),
         hub: Default::default(),
         http,
+        runtime,
+        request_limit: (config_rps > 0).then(|| ratelimit::Gcra::new(config_rps as f64, config_rps * 2)),
+        auth_failure_limit: ratelimit::Gcra::new(auth_per_min as f64 / 60.0, auth_per_min.max(1)),
     }))
 }
 
@@ -104,9 +117,30 @@ pub fn app(state: AppState) -> axum::Router {
     routes::router(state.clone())
         .layer(axum::extract::DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::guard))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit))
         .layer(axum::middleware::from_fn(security_headers))
         .layer(axum::middleware::from_fn(log::log_requests))
         .with_state(state)
+}
+
+/// The client's IP (from the accepted socket; absent for in-process requests in unit tests).
+pub fn client_ip(req: &axum::extract::Request) -> Option<std::net::IpAddr> {
+    req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip())
+}
+
+/// The general per-IP limit; health checks are exempt (monitors poll them).
+async fn rate_limit(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if let (Some(limit), Some(ip)) = (&state.request_limit, client_ip(&req))
+        && !matches!(req.uri().path(), "/health" | "/ready")
+        && let Err(retry) = limit.check(ip, std::time::Instant::now())
+    {
+        return ratelimit::too_many(retry);
+    }
+    next.run(req).await
 }
 
 /// Serve until `shutdown` resolves. The listener is already bound (port 0 in tests).
@@ -135,8 +169,12 @@ pub async fn serve(
             tracing::warn!(error = %e, "could not set TCP_NODELAY");
         }
     });
-    axum::serve(listener, app(state.clone())).with_graceful_shutdown(shutdown).await?;
+    let service = app(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let served = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
     state.ready.store(false, Ordering::Release);
+    // Whatever happened to the listener, no Node process outlives the server.
+    state.runtime.shutdown().await;
+    served?;
     Ok(())
 }
 

@@ -21,8 +21,22 @@ pub struct Config {
     pub import_roots: Vec<PathBuf>,
     pub max_body_bytes: usize,
     pub max_ws_message_bytes: usize,
+    /// Requests per second per client IP (burst: twice that); 0 turns the limit off.
+    pub rate_limit_rps: u32,
+    /// Failed token attempts per minute per client IP before 429s.
+    pub auth_failures_per_minute: u32,
+    /// WebSocket ping interval; a peer silent for three of them is dropped.
+    pub ws_heartbeat: Duration,
     pub url_import_max_bytes: usize,
     pub url_import_timeout: Duration,
+    /// Cell runs: wall-clock limit (None = none), heap limit per run, output cap per run.
+    pub cell_timeout: Option<Duration>,
+    pub cell_memory_mb: u64,
+    pub cell_output_bytes: usize,
+    /// The Node binary cells run on.
+    pub node: PathBuf,
+    /// The instance key (64 hex digits) when given by the environment; else `DATA_DIR/secret.key`.
+    pub secret_key: Option<String>,
 }
 
 impl std::fmt::Debug for Config {
@@ -48,8 +62,16 @@ impl Config {
             import_roots: Vec::new(),
             max_body_bytes: 10 * 1024 * 1024,
             max_ws_message_bytes: 4 * 1024 * 1024,
+            ws_heartbeat: Duration::from_secs(10),
+            rate_limit_rps: 200,
+            auth_failures_per_minute: 10,
             url_import_max_bytes: 10 * 1024 * 1024,
             url_import_timeout: Duration::from_secs(30),
+            cell_timeout: None,
+            cell_memory_mb: 2048,
+            cell_output_bytes: 8 * 1024 * 1024,
+            node: PathBuf::from("node"),
+            secret_key: None,
         }
     }
 }
@@ -66,6 +88,9 @@ pub struct Inner {
     pub cookie_sessions: Mutex<VecDeque<String>>,
     pub hub: Hub,
     pub http: reqwest::Client,
+    pub runtime: Arc<quire_runtime::Runtime>,
+    pub request_limit: Option<crate::ratelimit::Gcra>,
+    pub auth_failure_limit: crate::ratelimit::Gcra,
 }
 
 pub type AppState = Arc<Inner>;

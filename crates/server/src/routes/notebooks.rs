@@ -32,6 +32,9 @@ pub async fn create(State(s): State<AppState>, JsonBody(b): JsonBody<CreateBody>
 }
 
 pub async fn delete(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    s.store.get(&id)?;
+    // Stop its runs and host first: they run inside the directory about to go.
+    s.runtime.forget(&id).await;
     let s2 = s.clone();
     let id2 = id.clone();
     blocking(move || {

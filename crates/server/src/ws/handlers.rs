@@ -11,15 +11,10 @@ use serde_json::{Value, json};
 use srcmd::Cell;
 use std::collections::HashSet;
 
-/// Events a later issue implements (runs, formatting, dependencies, AI, language service).
+/// Events a later issue implements (AI, language service).
 const NOT_YET: &[&str] = &[
-    "cell:exec",
-    "cell:stop",
-    "cell:format",
     "ai:generate",
     "ai:fix_diagnostics",
-    "deps:install",
-    "deps:validate",
     "tsserver:start",
     "tsserver:stop",
     "tsserver:cell:quickinfo:request",
@@ -80,6 +75,10 @@ struct Move {
     index: f64,
 }
 #[derive(Deserialize)]
+struct Install {
+    packages: Option<Vec<String>>,
+}
+#[derive(Deserialize)]
 struct Tsconfig {
     source: String,
 }
@@ -101,6 +100,7 @@ impl Conn {
     pub fn close(&mut self) {
         for t in self.topics.drain() {
             self.state.hub.unsubscribe(&t, self.peer.id);
+            super::run::release_later(&self.state, &t);
         }
     }
 
@@ -171,6 +171,7 @@ impl Conn {
             "unsubscribe" => {
                 self.state.hub.unsubscribe(&f.notebook_id, self.peer.id);
                 self.topics.remove(&f.notebook_id);
+                super::run::release_later(&self.state, &f.notebook_id);
             }
             "cell:create"
             | "cell:update"
@@ -178,6 +179,8 @@ impl Conn {
             | "cell:delete"
             | "cell:move"
             | "tsconfig.json:update" => self.edit(&f).await,
+            "cell:exec" | "cell:stop" | "cell:exec_all" | "cell:format" | "deps:install"
+            | "deps:validate" => self.run_event(&f).await,
             e if NOT_YET.contains(&e) => self.not_yet(&f),
             other => self.send_error(FrameError {
                 topic: Some(f.topic.clone()),
@@ -196,21 +199,74 @@ impl Conn {
         }
         self.state.hub.subscribe(&f.notebook_id, self.peer.clone());
         self.topics.insert(f.notebook_id.clone());
+        super::run::warm(&self.state, &f.notebook_id);
         self.send(&f.topic, "subscribed", json!({"id": sub.id}));
     }
 
     fn not_yet(&self, f: &Frame) {
         let err = ApiError::not_implemented(&format!("'{}'", f.event));
         self.refuse(f, &err);
-        // The stock client shows a cell as running until it hears otherwise: say why, and set it idle.
-        if f.event == "cell:exec"
-            && let Ok(r) = serde_json::from_value::<CellRef>(Value::Object(f.payload.clone()))
-            && let Ok(h) = self.state.store.get(&f.notebook_id)
-            && let Ok(cell) = lock(&h).cell(&r.cell_id).cloned()
-        {
-            let output = json!({"type": "stderr", "data": format!("{}\n", err.message)});
-            self.send(&f.topic, "cell:output", json!({"cellId": r.cell_id, "output": output}));
-            self.send(&f.topic, "cell:updated", json!({"cell": cell}));
+    }
+
+    async fn run_event(&mut self, f: &Frame) {
+        let (s, nb) = (self.state.clone(), f.notebook_id.clone());
+        let result = match f.event.as_str() {
+            "cell:exec" => {
+                let Some(r) = self.payload::<CellRef>(f) else { return };
+                match super::run::start(&s, &nb, &r.cell_id).await {
+                    Ok(rx) => {
+                        tokio::spawn(async move {
+                            super::run::finish(&s, &nb, &r.cell_id, rx).await;
+                        });
+                        let (s, nb) = (self.state.clone(), f.notebook_id.clone());
+                        tokio::spawn(async move { super::run::nudge_deps(&s, &nb).await });
+                        Ok(())
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            "cell:stop" => {
+                let Some(r) = self.payload::<CellRef>(f) else { return };
+                if s.runtime.stop(&nb, &r.cell_id) {
+                    Ok(())
+                } else {
+                    Err(ApiError::new(
+                        axum::http::StatusCode::CONFLICT,
+                        "not_running",
+                        "That cell is not running",
+                    ))
+                }
+            }
+            "cell:exec_all" => {
+                if s.store.get(&nb).is_err() {
+                    Err(ApiError::not_found("No such notebook"))
+                } else {
+                    tokio::spawn(super::run::exec_all(s, nb));
+                    Ok(())
+                }
+            }
+            "cell:format" => {
+                let Some(r) = self.payload::<CellRef>(f) else { return };
+                super::run::format(&s, &nb, &r.cell_id).await
+            }
+            "deps:install" => {
+                let Some(d) = self.payload::<Install>(f) else { return };
+                super::run::install(&s, &nb, d.packages.unwrap_or_default()).await
+            }
+            _ => {
+                match super::run::validate(&s, &nb).await {
+                    Some(replies) => {
+                        for r in replies {
+                            self.send(&f.topic, "deps:validate:response", r);
+                        }
+                    }
+                    None => tracing::debug!(notebook = %nb, "deps:validate: no package.json"),
+                }
+                Ok(())
+            }
+        };
+        if let Err(e) = result {
+            self.refuse(f, &e);
         }
     }
 

@@ -4,6 +4,7 @@
 mod handlers;
 pub mod hub;
 pub mod protocol;
+mod run;
 
 use crate::state::AppState;
 use axum::extract::State;
@@ -36,9 +37,12 @@ async fn run(state: AppState, socket: WebSocket) {
     };
     tracing::debug!(conn = peer.id, "websocket connected");
     let kill = peer.kill.clone();
+    let beat = state.config.ws_heartbeat;
     let writer = tokio::spawn(async move {
+        let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + beat, beat);
         loop {
             tokio::select! {
+                _ = ping.tick() => if sink.send(Message::Ping(Vec::new().into())).await.is_err() { break },
                 msg = rx.recv() => match msg {
                     Some(text) => if sink.send(Message::Text(text.into())).await.is_err() { break },
                     None => break,
@@ -54,18 +58,28 @@ async fn run(state: AppState, socket: WebSocket) {
     let mut conn = handlers::Conn::new(state.clone(), peer.clone());
     let mut writer = writer;
     let mut writer_done = false;
+    // A peer that answers nothing (not even the pings) for three heartbeats is gone: drop it, and its
+    // subscriptions with it.
+    let mut deadline = tokio::time::Instant::now() + beat * 3;
     loop {
         tokio::select! {
-            msg = stream.next() => match msg {
-                Some(Ok(Message::Text(text))) => conn.handle_text(text.as_str()).await,
-                Some(Ok(Message::Binary(_))) => conn.reject_binary(),
-                Some(Ok(Message::Close(_))) | None => break,
-                Some(Ok(_)) => {} // ping/pong are answered by the protocol layer
-                Some(Err(e)) => {
-                    tracing::debug!(conn = peer.id, error = %e, "websocket read failed");
-                    break;
+            _ = tokio::time::sleep_until(deadline) => {
+                tracing::info!(conn = peer.id, "websocket peer unresponsive; dropping it");
+                break;
+            }
+            msg = stream.next() => {
+                deadline = tokio::time::Instant::now() + beat * 3;
+                match msg {
+                    Some(Ok(Message::Text(text))) => conn.handle_text(text.as_str()).await,
+                    Some(Ok(Message::Binary(_))) => conn.reject_binary(),
+                    Some(Ok(Message::Close(_))) | None => break,
+                    Some(Ok(_)) => {} // pongs (and pings, answered by the protocol layer)
+                    Some(Err(e)) => {
+                        tracing::debug!(conn = peer.id, error = %e, "websocket read failed");
+                        break;
+                    }
                 }
-            },
+            }
             _ = &mut writer => { writer_done = true; break }
         }
     }

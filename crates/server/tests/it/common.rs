@@ -135,8 +135,13 @@ impl Ws {
 
     /// Next text frame as `(topic, event, payload)`; fails after 5 s.
     pub async fn recv(&mut self) -> (String, String, Value) {
+        self.recv_within(Duration::from_secs(5)).await
+    }
+
+    /// Next text frame, waiting at most `limit` (npm installs can be quiet for a long time).
+    pub async fn recv_within(&mut self, limit: Duration) -> (String, String, Value) {
         loop {
-            let msg = tokio::time::timeout(Duration::from_secs(5), self.stream.next())
+            let msg = tokio::time::timeout(limit, self.stream.next())
                 .await
                 .expect("timed out waiting for a frame")
                 .expect("socket closed")

@@ -2,6 +2,7 @@
 
 mod common;
 mod notebooks;
+mod run;
 mod security;
 mod ui;
 mod ws;

@@ -8,7 +8,11 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 #[tokio::test]
 async fn every_api_route_needs_the_token() {
-    let s = TestServer::start().await;
+    // Many wrong tokens on purpose: lift the guessing throttle (tested on its own below).
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = quire_server::Config::new(tmp.path().into(), TOKEN.into());
+    config.auth_failures_per_minute = 100_000;
+    let s = TestServer::start_with(config).await;
     let id = s.create("x", "javascript").await;
     let anon = reqwest::Client::new();
     let routes = [
@@ -303,4 +307,52 @@ async fn oversized_bodies_and_frames_are_refused() {
     assert!(end.unwrap_or(false));
     assert_eq!(s.get("/health").await.0, 200);
     s.stop().await;
+}
+
+#[tokio::test]
+async fn request_ids_are_echoed_or_generated() {
+    let s = TestServer::start().await;
+    let r = s.http.get(s.url("/api/settings")).header("x-request-id", "abc-123").send().await.unwrap();
+    assert_eq!(r.headers()["x-request-id"], "abc-123");
+    let r = s.http.get(s.url("/api/settings")).send().await.unwrap();
+    let id = r.headers()["x-request-id"].to_str().unwrap().to_string();
+    assert_eq!(id.len(), 16, "{id}");
+    // A header that is not short printable ASCII is replaced, not echoed.
+    let r = s.http.get(s.url("/health")).header("x-request-id", "x".repeat(300)).send().await.unwrap();
+    assert_eq!(r.headers()["x-request-id"].len(), 16);
+}
+
+#[tokio::test]
+async fn token_guessing_is_throttled_with_retry_after() {
+    let s = TestServer::start().await;
+    let guess = || reqwest::Client::new().get(s.url("/api/settings")).bearer_auth("wrong-token-0123456789");
+    let mut statuses = Vec::new();
+    for _ in 0..12 {
+        statuses.push(guess().send().await.unwrap().status().as_u16());
+    }
+    assert_eq!(&statuses[..10], &[401; 10], "{statuses:?}");
+    let r = guess().send().await.unwrap();
+    assert_eq!(r.status(), 429);
+    let retry: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=6).contains(&retry), "{retry}");
+    assert_eq!(r.json::<serde_json::Value>().await.unwrap()["code"], "rate_limited");
+    // The right token still works.
+    assert_eq!(s.get("/api/settings").await.0, 200);
+}
+
+#[tokio::test]
+async fn a_request_flood_gets_429() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = quire_server::Config::new(tmp.path().into(), TOKEN.into());
+    config.rate_limit_rps = 5;
+    let s = TestServer::start_with(config).await;
+    let mut codes = Vec::new();
+    for _ in 0..30 {
+        codes.push(s.get("/api/settings").await.0);
+    }
+    assert!(codes.contains(&429), "{codes:?}");
+    assert_eq!(codes[0], 200);
+    // Health checks are exempt.
+    assert_eq!(s.get("/health").await.0, 200);
+    drop(tmp);
 }

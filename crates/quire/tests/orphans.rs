@@ -1,0 +1,138 @@
+//! No Node process of Quire's outlives it: killed with SIGKILL, stopped with SIGTERM, or a notebook
+//! deleted. Checked by pid against the real binary.
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+const TOKEN: &str = "orphan-test-token-0123456789";
+
+fn start() -> (Child, String) {
+    let data = tempfile::tempdir().unwrap().keep();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_quire"))
+        .args(["serve", "--no-browser", "--port", "0", "--token", TOKEN, "--data-dir"])
+        .arg(&data)
+        .env_remove("QUIRE_HOST")
+        .env_remove("QUIRE_PORT")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let addr = line.split("http://").nth(1).unwrap().split('/').next().unwrap().to_string();
+    (child, addr)
+}
+
+/// Alive and not a zombie.
+fn alive(pid: u64) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat.rsplit(')').next().is_some_and(|rest| !rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+async fn wait_gone(pids: &[u64]) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while pids.iter().any(|p| alive(*p)) {
+        assert!(
+            Instant::now() < deadline,
+            "still running: {:?}",
+            pids.iter().filter(|p| alive(**p)).collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn next_event(ws: &mut Socket, event: &str) -> Value {
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(20), ws.next()).await.unwrap().unwrap().unwrap();
+        if let Message::Text(t) = msg {
+            let v: Value = serde_json::from_str(t.as_str()).unwrap();
+            if v[1] == event {
+                return v[2].clone();
+            }
+        }
+    }
+}
+
+/// A notebook running a cell that spins forever after starting a `sleep` child; returns the notebook
+/// id and the pids of the Node host and of `sleep`.
+async fn spinning_cell(addr: &str) -> (String, Vec<u64>) {
+    quire_server::install_crypto_provider();
+    let http = reqwest::Client::new();
+    let auth = format!("Bearer {TOKEN}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !http.get(format!("http://{addr}/ready")).send().await.is_ok_and(|r| r.status() == 200) {
+        assert!(Instant::now() < deadline, "server never became ready");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let post = |path: &str, body: Value| {
+        let req = http.post(format!("http://{addr}{path}")).header("authorization", &auth).json(&body);
+        async move { req.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let v = post("/api/srcbooks", json!({"name": "Orphans", "language": "javascript"})).await;
+    let v = post("/api/sessions", json!({"path": v["result"]["path"]})).await;
+    let id = v["result"]["id"].as_str().unwrap().to_string();
+    let mut req = format!("ws://{addr}/websocket").into_client_request().unwrap();
+    req.headers_mut().insert("authorization", auth.parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    let topic = format!("session:{id}");
+    let send = |e: &str, p: Value| Message::Text(json!([topic, e, p]).to_string().into());
+    ws.send(send("subscribe", json!({"id": "s", "capabilities": ["cells", "errors"]}))).await.unwrap();
+    next_event(&mut ws, "subscribed").await;
+    let src = "import { spawn } from 'node:child_process';\n\
+               const c = spawn('sleep', ['1000'], { stdio: 'ignore' });\n\
+               console.log(JSON.stringify([process.pid, c.pid]));\nwhile (true) {}\n";
+    let cell = json!({"id": "spin", "type": "code", "source": src, "language": "javascript", "filename": "spin.js", "status": "idle"});
+    ws.send(send("cell:create", json!({"index": 2, "cell": cell}))).await.unwrap();
+    next_event(&mut ws, "cell:created").await;
+    ws.send(send("cell:exec", json!({"cellId": "spin"}))).await.unwrap();
+    let out = next_event(&mut ws, "cell:output").await;
+    let pids: Vec<u64> = serde_json::from_str(out["output"]["data"].as_str().unwrap().trim()).unwrap();
+    assert!(pids.iter().all(|p| alive(*p)));
+    // Keep the socket open: the run must die because of the server, not because a client left.
+    std::mem::forget(ws);
+    (id, pids)
+}
+
+#[tokio::test]
+async fn sigkill_of_the_server_leaves_no_node_process() {
+    let (mut server, addr) = start();
+    let (_, pids) = spinning_cell(&addr).await;
+    server.kill().unwrap();
+    server.wait().unwrap();
+    wait_gone(&pids).await;
+}
+
+#[tokio::test]
+async fn sigterm_stops_runs_and_exits_cleanly() {
+    let (mut server, addr) = start();
+    let (_, pids) = spinning_cell(&addr).await;
+    Command::new("kill").arg("-TERM").arg(server.id().to_string()).status().unwrap();
+    let status = server.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    wait_gone(&pids).await;
+}
+
+#[tokio::test]
+async fn deleting_a_notebook_stops_its_processes() {
+    let (mut server, addr) = start();
+    let (id, pids) = spinning_cell(&addr).await;
+    let r = reqwest::Client::new()
+        .delete(format!("http://{addr}/api/srcbooks/{id}"))
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    wait_gone(&pids).await;
+    server.kill().unwrap();
+    server.wait().unwrap();
+}

@@ -1,0 +1,171 @@
+// Quire's cell host: one Node process per notebook. Each run gets a fresh worker thread (so a fresh
+// module graph and globals); idle workers are started ahead of time so a run never waits for Node to boot.
+// A run's output goes straight from its worker to Quire through a per-run FIFO, written synchronously,
+// so even a busy synchronous loop streams (a worker's own stdout only flushes when its event loop turns).
+// The host dies with its whole process group as soon as Quire's socket closes, so no run outlives Quire.
+import fs from 'node:fs';
+import net from 'node:net';
+import { inspect } from 'node:util';
+import { Worker } from 'node:worker_threads';
+
+const [sockPath, workerPath, cfgJson] = process.argv.slice(2);
+const cfg = JSON.parse(cfgJson);
+const STDOUT = 1, STDERR = 2, EXIT = 3, RUN = 10, STOP = 11, MUTE = 12;
+
+const sock = net.createConnection(sockPath);
+sock.setNoDelay?.(true);
+function die() {
+  try { process.kill(-process.pid, 'SIGKILL'); } catch {}
+  process.exit(137);
+}
+sock.on('close', die);
+sock.on('error', die);
+
+function send(kind, id, payload) {
+  const body = typeof payload === 'string' ? Buffer.from(payload) : payload;
+  const head = Buffer.allocUnsafe(9);
+  head.writeUInt32BE(5 + body.length, 0);
+  head.writeUInt8(kind, 4);
+  head.writeUInt32BE(id, 5);
+  if (body.length < 16384) return sock.write(Buffer.concat([head, body]));
+  sock.write(head);
+  return sock.write(body);
+}
+
+const idle = [];
+const queue = [];
+const runs = new Map();
+let booting = 0;
+
+// A worker slot: one worker thread, and the run it is doing (if any). A worker whose run ended cleanly
+// and provably left nothing behind (see worker.cjs) says `done` instead of exiting, and takes the next
+// run; every other run ends its worker.
+function boot() {
+  booting++;
+  const w = new Worker(workerPath, {
+    stdout: true,
+    stderr: true,
+    resourceLimits: { maxOldGenerationSizeMb: cfg.memoryMb },
+  });
+  const slot = { w, run: null, ready: false, exited: false };
+  const forward = (kind) => (chunk) => {
+    const run = slot.run;
+    if (!run || run.muted) return;
+    if (!send(kind, run.id, chunk)) {
+      w.stdout.pause();
+      w.stderr.pause();
+      sock.once('drain', () => { w.stdout.resume(); w.stderr.resume(); });
+    }
+  };
+  w.stdout.on('data', forward(STDOUT));
+  w.stderr.on('data', forward(STDERR));
+  w.on('error', (e) => {
+    if (slot.run) slot.run.error = e;
+    else if (!slot.ready) process.stderr.write(`quire host: worker failed to start: ${inspect(e)}\n`);
+  });
+  w.on('message', (m) => {
+    if (m === 'ready') {
+      booting--;
+      slot.ready = true;
+      idle.push(slot);
+      dispatch();
+    } else if (m && m.done && slot.run) {
+      const run = slot.run;
+      slot.run = null;
+      finish(run, m.code);
+      if (!slot.exited) idle.unshift(slot);
+      dispatch();
+    }
+  });
+  w.once('exit', (code) => {
+    slot.exited = true;
+    if (!slot.ready) booting--;
+    const at = idle.indexOf(slot);
+    if (at >= 0) idle.splice(at, 1);
+    const run = slot.run;
+    slot.run = null;
+    if (run) {
+      // Output a worker wrote through its own stdout arrives before its streams end.
+      const ended = (st) => new Promise((r) => (st.readableEnded ? r() : st.once('end', r).once('close', r)));
+      Promise.all([ended(w.stdout), ended(w.stderr)]).then(() => finish(run, code));
+    }
+    setTimeout(refill, run ? 0 : 100);
+  });
+}
+
+function refill() {
+  while (idle.length + booting < cfg.pool) boot();
+}
+
+function dispatch() {
+  while (idle.length && queue.length) start(queue.shift(), idle.shift());
+  refill();
+}
+
+function start(job, slot) {
+  let fd = -1;
+  try {
+    fd = fs.openSync(job.fifo, 'w');
+  } catch (e) {
+    process.stderr.write(`quire host: cannot open output pipe: ${e}\n`);
+  }
+  const mute = new Int32Array(new SharedArrayBuffer(4));
+  const run = { id: job.id, slot, fd, muted: false, mute, stopped: false, error: undefined };
+  runs.set(job.id, run);
+  slot.run = run;
+  slot.w.postMessage({ url: job.url, env: job.env, fd, mute, recyclable: job.recyclable === true });
+}
+
+function finish(run, code) {
+  // The error travels in the exit frame so Quire shows it after the run's last output.
+  const error = run.error !== undefined && !run.stopped && !run.muted ? `${formatError(run.error)}\n` : null;
+  if (run.fd >= 0) fs.closeSync(run.fd);
+  send(EXIT, run.id, JSON.stringify({ code, stopped: run.stopped, error }));
+  runs.delete(run.id);
+}
+
+function formatError(e) {
+  if (e && typeof e === 'object' && typeof e.stack === 'string') {
+    const extra = inspect(e).split('\n').filter((l) => !e.stack.includes(l));
+    return [e.stack, ...extra].join('\n');
+  }
+  return `Uncaught ${inspect(e)}`;
+}
+
+function onFrame(kind, id, body) {
+  if (kind === RUN) {
+    const msg = JSON.parse(body.toString());
+    queue.push({ id, url: msg.url, env: msg.env, fifo: msg.fifo, recyclable: msg.recyclable });
+    dispatch();
+  } else if (kind === STOP) {
+    const at = queue.findIndex((j) => j.id === id);
+    if (at >= 0) {
+      queue.splice(at, 1);
+      send(EXIT, id, JSON.stringify({ code: null, stopped: true }));
+    }
+    const run = runs.get(id);
+    if (run) {
+      run.stopped = true;
+      run.slot.w.terminate();
+    }
+  } else if (kind === MUTE) {
+    const run = runs.get(id);
+    if (run) {
+      run.muted = true;
+      Atomics.store(run.mute, 0, 1);
+    }
+  }
+}
+
+let pending = Buffer.alloc(0);
+sock.on('data', (chunk) => {
+  pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
+  while (pending.length >= 4) {
+    const len = pending.readUInt32BE(0);
+    if (pending.length < 4 + len) break;
+    onFrame(pending.readUInt8(4), pending.readUInt32BE(5), pending.subarray(9, 4 + len));
+    pending = pending.subarray(4 + len);
+  }
+});
+
+refill();

@@ -1,0 +1,19 @@
+//! Running cells: a warm Node host per notebook with pre-started worker threads, TypeScript transpiled
+//! in-process by oxc, streamed and capped output, stop and timeouts, npm dependencies.
+
+mod frame;
+mod host;
+pub mod imports;
+mod npm;
+pub mod output;
+mod pump;
+mod runtime;
+mod shadow;
+pub mod transpile;
+
+pub use host::HostError;
+pub use npm::{INSTALL_KEY, Validation, check_package_spec, validate};
+pub use output::{Chunk, Stream};
+pub use pump::{Outcome, RunEvent};
+pub use runtime::{RunError, RunRequest, Runtime, RuntimeConfig, base_env};
+pub use shadow::is_typescript;

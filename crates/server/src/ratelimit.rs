@@ -1,0 +1,77 @@
+//! Per-client-IP rate limits with GCRA (a token bucket kept as one timestamp per key): a general limit
+//! on every request, and a strict one on failed token attempts (brute force). Over the limit: 429 with
+//! `Retry-After`.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+pub struct Gcra {
+    /// Time one request "costs" (1 / rate).
+    interval: Duration,
+    /// How far ahead of now the theoretical arrival time may run (the burst).
+    tolerance: Duration,
+    tat: Mutex<HashMap<IpAddr, Instant>>,
+}
+
+/// Keys idle this long are forgotten, so the map stays bounded by recent clients.
+const SWEEP_AT: usize = 10_000;
+
+impl Gcra {
+    /// `per_second` requests per second on average, `burst` at once.
+    pub fn new(per_second: f64, burst: u32) -> Gcra {
+        let interval = Duration::from_secs_f64(1.0 / per_second.max(1e-6));
+        Gcra { interval, tolerance: interval * burst.saturating_sub(1), tat: Mutex::default() }
+    }
+
+    /// Count one request from `ip`; `Err(retry_after)` when over the limit (nothing is counted then).
+    pub fn check(&self, ip: IpAddr, now: Instant) -> Result<(), Duration> {
+        let mut map = self.tat.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= SWEEP_AT {
+            map.retain(|_, t| *t > now);
+        }
+        let tat = map.get(&ip).copied().unwrap_or(now).max(now);
+        let allow_at = tat.checked_sub(self.tolerance).unwrap_or(now);
+        if allow_at > now {
+            return Err(allow_at - now);
+        }
+        map.insert(ip, tat + self.interval);
+        Ok(())
+    }
+}
+
+/// `429 Too Many Requests` with `Retry-After` in whole seconds (at least 1).
+pub fn too_many(retry: Duration) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let secs = retry.as_secs() + u64::from(retry.subsec_nanos() > 0);
+    let mut resp = crate::error::ApiError::new(
+        axum::http::StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        format!("Too many requests; retry in {} s", secs.max(1)),
+    )
+    .into_response();
+    if let Ok(v) = axum::http::HeaderValue::from_str(&secs.max(1).to_string()) {
+        resp.headers_mut().insert("retry-after", v);
+    }
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn burst_then_steady_rate() {
+        let g = Gcra::new(10.0, 3);
+        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        let t0 = Instant::now();
+        for _ in 0..3 {
+            assert!(g.check(ip, t0).is_ok());
+        }
+        let wait = g.check(ip, t0).unwrap_err();
+        assert!(wait <= Duration::from_millis(100) && wait > Duration::ZERO, "{wait:?}");
+        assert!(g.check(ip, t0 + Duration::from_millis(100)).is_ok());
+        assert!(g.check("10.0.0.2".parse().unwrap(), t0).is_ok(), "keys are independent");
+    }
+}
