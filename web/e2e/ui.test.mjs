@@ -67,17 +67,25 @@ describe("browser UI against the real server", () => {
     await p.close();
   });
 
-  test("running a cell shows the server's answer and the cell returns to idle", async () => {
+  test("a cell runs with streamed output, exit code and duration; an endless loop is stopped", async () => {
     const p = await page();
     await createNotebook(p, "Run test");
     const cell = await addCodeCell(p);
     await cell.locator(".cm-content").click();
-    await p.keyboard.type('console.log("hello from quire");');
+    await p.keyboard.type('const n: number = 6 * 7;\nconsole.log("hello from quire", n);\nconsole.error("to stderr");');
     await p.keyboard.press("Shift+Enter");
-    // Either real output (cell execution built) or the server's not-implemented notice on stderr.
-    await cell.locator(".output").waitFor();
-    await cell.getByRole("button", { name: /^Run$/ }).waitFor();
-    assert.match(await cell.locator(".output").innerText(), /hello from quire|not implemented/i);
+    await cell.getByTestId("exit").filter({ hasText: /^Exit 0 · \d/ }).waitFor();
+    assert.match(await cell.locator(".output .stdout").innerText(), /hello from quire 42/);
+    assert.match(await cell.locator(".output .stderr").innerText(), /to stderr/);
+    await shot(p, "notebook-run");
+
+    const loop = await addCodeCell(p);
+    await loop.locator(".cm-content").click();
+    await p.keyboard.type("while (true) {}");
+    await loop.getByRole("button", { name: "Run" }).click();
+    await loop.getByRole("status").filter({ hasText: "Running" }).waitFor();
+    await loop.getByRole("button", { name: "Stop" }).click();
+    await loop.getByTestId("exit").filter({ hasText: "Stopped (SIGTERM)" }).waitFor();
     await p.close();
   });
 
