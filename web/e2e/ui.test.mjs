@@ -226,7 +226,7 @@ describe("browser UI against the real server", () => {
     await p.close();
   });
 
-  test("tsconfig edits are saved; a secret is linked to a notebook; the notebook exports as .src.md", async () => {
+  test("tsconfig edits are saved; a linked secret reaches a cell; the notebook exports as .src.md", async () => {
     const p = await page();
     const socket = p.waitForEvent("websocket");
     const url = await createNotebook(p, "Config test");
@@ -261,7 +261,15 @@ describe("browser UI against the real server", () => {
     await p.locator("[data-secret=LINKED_SECRET]").getByLabel("Config test").waitFor();
     assert.ok(await p.locator("[data-secret=LINKED_SECRET]").getByLabel("Config test").isChecked());
 
+    // A cell of the linked notebook reads the secret from its environment.
     await p.goto(url);
+    const cell = await addCodeCell(p);
+    await cell.locator(".cm-content").click();
+    await p.keyboard.type("console.log('secret is', process.env.LINKED_SECRET);");
+    await p.keyboard.press("Shift+Enter");
+    await cell.getByTestId("exit").filter({ hasText: /^Exit 0/ }).waitFor();
+    assert.match(await cell.locator(".output").innerText(), /secret is v/);
+
     const href = await p.getByRole("link", { name: "Export .src.md" }).getAttribute("href");
     const text = await (await p.request.get(server.base + href)).text();
     assert.match(text, /^<!-- srcbook:.*es2023/m);
