@@ -40,7 +40,7 @@ test("squiggles, gutter markers, hover, completions and go-to-definition", async
       if (event === "tsserver:cell:quickinfo:request")
         reply(topic, "tsserver:cell:quickinfo:response", { requestId: rid, response: { kind: "const", kindModifiers: "", displayString: "const oops: number", documentation: "The answer.", tags: [] } });
       else if (event === "tsserver:cell:completions:request")
-        reply(topic, "tsserver:cell:completions:response", { requestId: rid, response: { entries: [{ name: "toFixed", kind: "method", kindModifiers: "", detail: "(method) Number.toFixed(fractionDigits?: number): string" }] } });
+        reply(topic, "tsserver:cell:completions:response", { requestId: rid, response: { entries: [{ name: "toFixed", kind: "method", kindModifiers: "", details: { signature: "(method) Number.toFixed(fractionDigits?: number): string", documentation: "Formats a number." } }] } });
       else if (event === "tsserver:cell:signature_help:request")
         reply(topic, "tsserver:cell:signature_help:response", {
           requestId: rid,

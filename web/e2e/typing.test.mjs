@@ -57,7 +57,7 @@ async function medianTyping(page, cells, count) {
   await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0))));
   const slow = (await page.evaluate(() => window.__slow)).slice(0, count);
   const all = [...slow, ...Array(Math.max(0, count - slow.length)).fill(16)].sort((a, b) => a - b);
-  return { median: all[Math.floor(count / 2)], slow: slow.length };
+  return { median: all[Math.floor(count / 2)], slow: slow.filter((d) => d > 16).length };
 }
 
 test("median input-to-paint while typing in a 200-cell notebook is at most 16 ms", async () => {

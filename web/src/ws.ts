@@ -4,7 +4,7 @@
 type Handler = (event: string, payload: any) => void;
 export type Conn = "connecting" | "open" | "offline";
 
-const CAPABILITIES = ["errors", "cells"];
+const CAPABILITIES = ["errors", "cells", "tsserver"];
 
 type Topic = { handlers: Set<Handler>; ready: boolean; subId: string; queue: string[] };
 
@@ -86,13 +86,15 @@ class Socket {
     const [topic, event, payload] = frame as [string, string, any];
     const t = this.topics.get(topic);
     if (!t) return;
+    // A barrier's reply: `pong`, or an error for it from a server that does not know `ping` (frames are
+    // still handled in order, so either way every earlier frame has been applied).
+    const done = (event === "pong" || event === "error") && this.barriers.get(payload?.requestId);
+    if (done) {
+      this.barriers.delete(payload.requestId);
+      done();
+      return;
+    }
     if (event === "subscribed") {
-      const done = this.barriers.get(payload?.id);
-      if (done) {
-        this.barriers.delete(payload.id);
-        done();
-        return;
-      }
       if (payload?.id !== t.subId) return;
       t.ready = true;
       const queued = t.queue.splice(0);
@@ -134,14 +136,13 @@ class Socket {
     else t.queue.push(frame);
   }
 
-  /** Resolves once the server has handled every frame sent on `topic` before it (frames are handled in
-   *  order, and a repeated subscribe is answered without side effects). */
+  /** Resolves once the server has handled every frame sent on `topic` before it (`ping` → `pong`). */
   barrier(topic: string): Promise<void> {
     const t = this.topics.get(topic);
     if (!t || !t.ready || this.ws?.readyState !== WebSocket.OPEN) return Promise.reject(new Error("offline"));
-    const id = newId("b");
-    const p = new Promise<void>((resolve) => this.barriers.set(id, resolve));
-    this.ws.send(JSON.stringify([topic, "subscribe", { id, capabilities: CAPABILITIES }]));
+    const requestId = newId("b");
+    const p = new Promise<void>((resolve) => this.barriers.set(requestId, resolve));
+    this.ws.send(JSON.stringify([topic, "ping", { requestId }]));
     return p;
   }
 }

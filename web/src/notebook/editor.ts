@@ -75,7 +75,8 @@ function lspExtensions(h: LspHooks): Extension[] {
     };
   });
 
-  type Entry = { name: string; kind: string; kindModifiers?: string; detail?: DisplayText; displayString?: string; documentation?: DisplayText; source?: string; sourceDisplay?: DisplayText };
+  type Details = { signature?: DisplayText; documentation?: DisplayText; source?: string };
+  type Entry = { name: string; kind: string; kindModifiers?: string; details?: Details; detail?: DisplayText; source?: string; sourceDisplay?: DisplayText };
   const complete = async (ctx: CompletionContext) => {
     if (!enabled()) return null;
     const word = ctx.matchBefore(/[\w$]*/);
@@ -88,8 +89,9 @@ function lspExtensions(h: LspHooks): Extension[] {
       options: r.entries.slice(0, 500).map((e) => ({
         label: e.name,
         type: ({ method: "method", function: "function", property: "property", var: "variable", let: "variable", const: "constant", class: "class", interface: "interface", type: "type", keyword: "keyword", module: "namespace" } as Record<string, string>)[e.kind] ?? "text",
-        detail: plain(e.detail) || e.displayString || (e.source ? `from ${plain(e.sourceDisplay) || e.source}` : e.kind),
-        info: plain(e.documentation) || undefined,
+        // Quire's language service sends `details` for the entries matching the typed word.
+        detail: plain(e.details?.signature) || plain(e.detail) || e.kind,
+        info: [plain(e.details?.documentation), e.details?.source || e.source ? `Auto-import from ${e.details?.source ?? plain(e.sourceDisplay) ?? e.source}` : ""].filter(Boolean).join("\n\n") || undefined,
       })),
     };
   };

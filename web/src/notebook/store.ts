@@ -337,6 +337,9 @@ export class NotebookStore {
         break;
       case "error":
         return this.onError(p);
+      case "tsserver:error":
+        this.notice = `Language service: ${p?.message ?? p?.code}`;
+        break;
       default:
         if (event.endsWith(":response") && p?.requestId && this.requests.has(p.requestId)) {
           this.requests.get(p.requestId)!.resolve(p.response ?? null);
@@ -354,6 +357,7 @@ export class NotebookStore {
       if (p.code === "not_implemented") this.unsupported.add(req.event);
       req.reject(new Error(p.message));
     }
+    if (p.code === "tsserver_unavailable") this.unsupported.add("tsserver:start");
     if (p.code === "not_implemented") {
       // Which event was refused: the server names it in the message ('cell:exec' …).
       const m = /'([a-z:._-]+)'/i.exec(p.message);

@@ -74,3 +74,19 @@ async fn notebook_pages_preload_their_chunk() {
     assert_eq!(page(&s, href, None).await.status(), 200, "{href}");
     assert!(!page(&s, "/", None).await.text().await.unwrap().contains("modulepreload"));
 }
+
+/// The browser UI's save acknowledgement: `ping` is answered with `pong` after earlier frames are applied.
+#[tokio::test]
+async fn ping_answers_after_the_edits_before_it() {
+    let s = TestServer::start().await;
+    let id = s.create("Ping", "typescript").await;
+    let topic = format!("session:{id}");
+    let mut ws = s.ws().await;
+    ws.subscribe(&id, &["errors"]).await;
+    let title = s.session(&id).await["cells"][0]["id"].as_str().unwrap().to_string();
+    ws.send(&topic, "cell:update", serde_json::json!({"cellId": title, "updates": {"text": "Pinged"}})).await;
+    ws.send(&topic, "ping", serde_json::json!({"requestId": "r7"})).await;
+    let pong = ws.recv_event("pong").await;
+    assert_eq!(pong["requestId"], "r7");
+    assert_eq!(s.session(&id).await["cells"][0]["text"], "Pinged");
+}
