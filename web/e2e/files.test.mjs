@@ -80,6 +80,8 @@ test("files: resumable upload with progress, byte-exact download, delete, cancel
   const page = await ctx.newPage();
   const store = fakeStore(page);
   await page.goto(server.link);
+  const created = await page.request.post(server.base + "/api/srcbooks", { data: { name: "Attach target", language: "javascript" } });
+  assert.equal(created.status(), 200);
   await page.goto(server.base + "/storage");
   await page.getByRole("heading", { name: "Stored files" }).waitFor();
   await page.getByText("No files yet.").waitFor();
@@ -112,6 +114,16 @@ test("files: resumable upload with progress, byte-exact download, delete, cancel
     return { length: buf.byteLength, sha256: Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("") };
   }, href);
   assert.deepEqual(got, { length: bytes.length, sha256: createHash("sha256").update(bytes).digest("hex") });
+
+  // Attach it to a notebook (the server copies it into the notebook's files/ directory).
+  let attached = null;
+  await ctx.route(/\/api\/sessions\/[^/]+\/files$/, async (route) => {
+    attached = JSON.parse(route.request().postData());
+    await route.fulfill({ contentType: "application/json", body: JSON.stringify({ error: false, result: { path: "files/data.bin", size: bytes.length } }) });
+  });
+  await row.getByLabel("Attach data.bin to a notebook").selectOption({ label: "Attach target" });
+  await page.getByText("Attached: cells of that notebook read it as files/data.bin.").waitFor();
+  assert.deepEqual(attached, { file_id: "f-u0" });
 
   page.once("dialog", (d) => d.accept());
   await row.getByRole("button", { name: "Delete data.bin" }).click();

@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { Upload } from "tus-js-client";
-import { request } from "../api";
+import { api, request, titleOf, type Session } from "../api";
 
 // The file store speaks FileDB's API at the server root (/files, /quota) and tus at /uploads/.
 // Files uploaded from this page carry the owner "quire", and the list shows that owner's files.
@@ -27,6 +27,8 @@ export default function Files() {
   const [available, setAvailable] = useState(true);
   const [jobs, setJobs] = useState<Job[]>([]);
   const [error, setError] = useState("");
+  const [message, setMessage] = useState("");
+  const [notebooks, setNotebooks] = useState<Session[]>([]);
   const input = useRef<HTMLInputElement>(null);
 
   const reload = async () => {
@@ -45,7 +47,21 @@ export default function Files() {
   useEffect(() => {
     document.title = "Files · Quire";
     reload();
+    api.sessions().then(setNotebooks, () => {});
   }, []);
+
+  // Copies the stored file into the notebook's files/ directory, where its cells can read it.
+  const attach = async (f: FileRow, notebookId: string) => {
+    setMessage("");
+    try {
+      const r = await request<{ result: { path: string } }>("POST", `/api/sessions/${encodeURIComponent(notebookId)}/files`, {
+        file_id: f.file_id,
+      });
+      setMessage(`Attached: cells of that notebook read it as ${r.result.path}.`);
+    } catch (e) {
+      setError(`Attaching failed: ${(e as Error).message}`);
+    }
+  };
 
   const update = (id: number, patch: Partial<Job>) => setJobs((js) => js.map((j) => (j.id === id ? { ...j, ...patch } : j)));
 
@@ -93,6 +109,7 @@ export default function Files() {
     <main id="main" class="page">
       <h1>Files</h1>
       {error && <p class="error" role="alert">{error}</p>}
+      {message && <p role="status">{message}</p>}
       {quota && (
         <section class="card stack" aria-labelledby="quota-title">
           <h2 id="quota-title">Storage</h2>
@@ -175,6 +192,18 @@ export default function Files() {
                       <td>{i ? (i.expires_at ? new Date(i.expires_at).toLocaleDateString() : "never") : "…"}</td>
                       <td class="row">
                         <a href={`/files/${f.file_id}`} download={f.original_filename}>Download</a>
+                        {notebooks.length > 0 && (
+                          <select
+                            aria-label={`Attach ${f.original_filename} to a notebook`}
+                            value=""
+                            onChange={(e) => e.currentTarget.value && attach(f, e.currentTarget.value)}
+                          >
+                            <option value="">Attach to…</option>
+                            {notebooks.map((nb) => (
+                              <option key={nb.id} value={nb.id}>{titleOf(nb)}</option>
+                            ))}
+                          </select>
+                        )}
                         <button type="button" class="danger small" onClick={() => remove(f)} aria-label={`Delete ${f.original_filename}`}>
                           Delete
                         </button>
