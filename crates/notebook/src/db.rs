@@ -8,6 +8,18 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Mutex;
 
+/// Who did what, when, from where, and how it ended.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEntry {
+    pub at_ms: u64,
+    pub actor: String,
+    pub action: String,
+    pub target: Option<String>,
+    pub ip: Option<String>,
+    pub outcome: String,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Secret {
     pub id: i64,
@@ -32,6 +44,15 @@ pub trait Database: Send + Sync {
     /// `(name, value)` of every secret linked to the notebook, sorted by name.
     fn notebook_secrets(&self, notebook_id: &str) -> Result<Vec<(String, String)>>;
     fn forget_notebook(&self, notebook_id: &str) -> Result<()>;
+    /// Approve the notebook's current content (`digest`, see `OpenNotebook::content_digest`): its secret
+    /// links are honoured while the content stays as approved or is changed through Quire.
+    fn stamp(&self, notebook_id: &str, digest: &[u8; 32]) -> Result<()>;
+    /// Whether `digest` is the content last stamped for the notebook, under this instance's key.
+    fn stamp_matches(&self, notebook_id: &str, digest: &[u8; 32]) -> Result<bool>;
+    /// Append one audit entry.
+    fn audit(&self, entry: &AuditEntry) -> Result<()>;
+    /// The newest `limit` audit entries, newest first.
+    fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>>;
     /// A trivial query, for health checks.
     fn ping(&self) -> Result<()>;
 }
@@ -54,6 +75,15 @@ fn migrations() -> Migrations<'static> {
         M::up(
             "ALTER TABLE secrets ADD COLUMN sealed INTEGER NOT NULL DEFAULT 0;
              CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+        ),
+        // Notebook stamps: a MAC of approved content (see `stamp.rs`).
+        M::up("CREATE TABLE stamps (notebook_id TEXT PRIMARY KEY, digest TEXT NOT NULL, mac TEXT NOT NULL);"),
+        // The audit log is append-only: triggers refuse any change to a written row.
+        M::up(
+            "CREATE TABLE audit (id INTEGER PRIMARY KEY AUTOINCREMENT, at_ms INTEGER NOT NULL, actor TEXT NOT NULL,
+                 action TEXT NOT NULL, target TEXT, ip TEXT, outcome TEXT NOT NULL);
+             CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+             CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;",
         ),
     ])
 }
@@ -166,6 +196,7 @@ impl SqliteDatabase {
                 n += 1;
             }
         }
+        crate::stamp::rekey(&tx, &self.key, next)?;
         tx.execute("UPDATE meta SET value = ?1 WHERE key = 'keyCheck'", params![next.seal(KEY_CHECK)?])?;
         tx.commit()?;
         Ok(n)
@@ -330,8 +361,46 @@ impl Database for SqliteDatabase {
     }
 
     fn forget_notebook(&self, notebook_id: &str) -> Result<()> {
-        self.conn().execute("DELETE FROM secret_links WHERE notebook_id = ?1", params![notebook_id])?;
+        let conn = self.conn();
+        conn.execute("DELETE FROM secret_links WHERE notebook_id = ?1", params![notebook_id])?;
+        conn.execute("DELETE FROM stamps WHERE notebook_id = ?1", params![notebook_id])?;
         Ok(())
+    }
+
+    fn audit(&self, e: &AuditEntry) -> Result<()> {
+        self.conn().execute(
+            "INSERT INTO audit (at_ms, actor, action, target, ip, outcome) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![e.at_ms as i64, e.actor, e.action, e.target, e.ip, e.outcome],
+        )?;
+        Ok(())
+    }
+
+    fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT at_ms, actor, action, target, ip, outcome FROM audit ORDER BY id DESC LIMIT ?1",
+        )?;
+        let rows = stmt
+            .query_map(params![limit as i64], |r| {
+                Ok(AuditEntry {
+                    at_ms: r.get::<_, i64>(0)? as u64,
+                    actor: r.get(1)?,
+                    action: r.get(2)?,
+                    target: r.get(3)?,
+                    ip: r.get(4)?,
+                    outcome: r.get(5)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    fn stamp(&self, notebook_id: &str, digest: &[u8; 32]) -> Result<()> {
+        crate::stamp::write(&self.conn(), &self.key, notebook_id, digest)
+    }
+
+    fn stamp_matches(&self, notebook_id: &str, digest: &[u8; 32]) -> Result<bool> {
+        crate::stamp::matches(&self.conn(), &self.key, notebook_id, digest)
     }
 
     fn ping(&self) -> Result<()> {
@@ -373,6 +442,25 @@ mod tests {
         let db = SqliteDatabase::open(&dir.path().join("q.db"), next).unwrap();
         assert_eq!(db.secrets().unwrap()[0].value, "hunter2");
         assert_eq!(db.settings().unwrap()["openaiKey"], "sk-live-123");
+    }
+
+    #[test]
+    fn audit_is_append_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = SqliteDatabase::open(&dir.path().join("q.db"), key()).unwrap();
+        let e = AuditEntry {
+            at_ms: 1,
+            actor: "token".into(),
+            action: "secret.delete".into(),
+            target: Some("A".into()),
+            ip: None,
+            outcome: "ok".into(),
+        };
+        db.audit(&e).unwrap();
+        assert_eq!(db.audit_log(10).unwrap(), vec![e]);
+        let c = Connection::open(dir.path().join("q.db")).unwrap();
+        assert!(c.execute("UPDATE audit SET actor = 'x'", []).is_err());
+        assert!(c.execute("DELETE FROM audit", []).is_err());
     }
 
     #[test]

@@ -256,6 +256,23 @@ impl OpenNotebook {
         Ok(self.nb.cells[i].clone())
     }
 
+    /// What a stamp approves: every code cell's file name and source, and package.json, in order.
+    pub fn content_digest(&self) -> [u8; 32] {
+        let mut h = blake3::Hasher::new();
+        for c in &self.nb.cells {
+            let (kind, name, text) = match c {
+                Cell::Code(c) => ("code", c.filename.as_str(), c.source.as_str()),
+                Cell::PackageJson(p) => ("package.json", "package.json", p.source.as_str()),
+                _ => continue,
+            };
+            for part in [kind, name, text] {
+                h.update(&(part.len() as u64).to_le_bytes());
+                h.update(part.as_bytes());
+            }
+        }
+        *h.finalize().as_bytes()
+    }
+
     /// Every code cell as `(filename, source)`.
     pub fn code_sources(&self) -> Vec<(String, String)> {
         self.nb

@@ -9,9 +9,10 @@ pub mod fsx;
 mod ids;
 pub mod layout;
 pub mod seal;
+mod stamp;
 mod store;
 
-pub use db::{Database, SENSITIVE_SETTINGS, Secret, SqliteDatabase};
+pub use db::{AuditEntry, Database, SENSITIVE_SETTINGS, Secret, SqliteDatabase};
 pub use edit::CellUpdate;
 pub use error::{NotebookError, Result};
 pub use ids::{check_notebook_id, check_secret_name, contain};

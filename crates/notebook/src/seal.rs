@@ -117,6 +117,12 @@ impl SealKey {
         String::from_utf8(plain).map(Zeroizing::new).map_err(|_| bad("a sealed value is not UTF-8"))
     }
 
+    /// A MAC of `data` under a key derived from this one (BLAKE3 keyed mode), for stamps.
+    pub fn mac(&self, purpose: &str, data: &[u8]) -> [u8; 32] {
+        let k = Zeroizing::new(blake3::derive_key(purpose, &self.0[..]));
+        *blake3::keyed_hash(&k, data).as_bytes()
+    }
+
     pub fn is_sealed(value: &str) -> bool {
         value.starts_with(PREFIX)
     }

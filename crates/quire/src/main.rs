@@ -1,5 +1,8 @@
 //! `quire`: parse options, set up logging, bind, serve until Ctrl-C/SIGTERM. Nothing else lives here.
 
+mod doctor;
+mod logfile;
+
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use quire_server::Config;
@@ -17,7 +20,16 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve notebooks over HTTP and WebSocket.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
+    /// Check this machine for what Quire needs (Node, npm, data dir, disk, database) and say what to fix.
+    Doctor {
+        /// Data directory. Default: ~/.quire
+        #[arg(long, env = "QUIRE_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+        /// The Node.js binary cells run on.
+        #[arg(long, env = "QUIRE_NODE", default_value = "node")]
+        node: PathBuf,
+    },
     /// Maintenance of a data directory (the server must be stopped).
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -119,22 +131,44 @@ struct ServeArgs {
     /// Wrong-token attempts per minute per client IP before answers become 429.
     #[arg(long, env = "QUIRE_AUTH_FAILURES_PER_MINUTE", default_value_t = 10)]
     auth_failures_per_minute: u32,
+    /// A token that may read /metrics only (the access token always may).
+    #[arg(long, env = "QUIRE_METRICS_TOKEN")]
+    metrics_token: Option<String>,
     /// The Node.js binary cells run on.
     #[arg(long, env = "QUIRE_NODE", default_value = "node")]
     node: PathBuf,
+    /// Also append log lines to this file, rotated by size (see --log-max-bytes).
+    #[arg(long, env = "QUIRE_LOG_FILE")]
+    log_file: Option<PathBuf>,
+    /// Size at which the log file rotates; 5 old files are kept.
+    #[arg(long, env = "QUIRE_LOG_MAX_BYTES", default_value_t = 10 * 1024 * 1024)]
+    log_max_bytes: u64,
     /// Log format: human-readable text (default) or one JSON object per line.
     #[arg(long, env = "QUIRE_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
 }
 
-fn init_logging(format: LogFormat) {
+fn init_logging(format: LogFormat, file: Option<logfile::RotatingFile>) {
+    use tracing_subscriber::fmt::writer::MakeWriterExt;
     let filter = tracing_subscriber::EnvFilter::try_from_env("QUIRE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,hyper=warn,tower=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let file = std::sync::Mutex::new(
+        file.map(tracing_subscriber::fmt::writer::EitherWriter::A)
+            .unwrap_or(tracing_subscriber::fmt::writer::EitherWriter::B(std::io::sink())),
+    );
+    let writer = std::io::stderr.and(file);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer);
     match format {
         LogFormat::Json => builder.json().flatten_event(true).init(),
-        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        // Colours only when both go to a terminal: escape codes do not belong in a log file.
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal() && !has_file()).init(),
     }
+}
+
+static LOG_FILE_SET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn has_file() -> bool {
+    LOG_FILE_SET.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 fn default_data_dir() -> anyhow::Result<PathBuf> {
@@ -188,7 +222,15 @@ fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()> + S
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    init_logging(args.log_format);
+    let log_file = match &args.log_file {
+        Some(path) => Some(
+            logfile::RotatingFile::open(path.clone(), args.log_max_bytes, 5)
+                .with_context(|| format!("cannot open the log file {}", path.display()))?,
+        ),
+        None => None,
+    };
+    LOG_FILE_SET.store(log_file.is_some(), std::sync::atomic::Ordering::Relaxed);
+    init_logging(args.log_format, log_file);
     if !args.host.is_loopback() && args.token.is_none() {
         bail!(
             "refusing to bind {} without --token: a non-loopback address needs an explicit token",
@@ -232,6 +274,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.node = args.node;
     config.secret_key = std::env::var("QUIRE_SECRET_KEY").ok();
     config.rate_limit_rps = args.rate_limit;
+    config.metrics_token = args.metrics_token;
     config.auth_failures_per_minute = args.auth_failures_per_minute.max(1);
     tracing::info!(?config, %addr, "starting");
     quire_server::serve(config, listener, shutdown).await
@@ -241,7 +284,14 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
-        Command::Serve(args) => rt.block_on(serve(args)),
+        Command::Serve(args) => rt.block_on(serve(*args)),
         Command::Admin(cmd) => admin(cmd),
+        Command::Doctor { data_dir, node } => {
+            let data_dir = match data_dir {
+                Some(d) => d,
+                None => default_data_dir()?,
+            };
+            if doctor::run(&data_dir, &node)? { Ok(()) } else { std::process::exit(1) }
+        }
     }
 }

@@ -129,3 +129,27 @@ fn rotate_key_refuses_while_serving_and_works_after() {
     let (child, _) = start(&["--port", "0", "--data-dir", dir], &[]);
     terminate(child);
 }
+
+#[test]
+fn doctor_checks_the_install_and_the_log_file_gets_lines() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().to_str().unwrap();
+    let log = data.path().join("quire.log");
+    let (child, line) = start(&["--port", "0", "--data-dir", dir, "--log-file", log.to_str().unwrap()], &[]);
+    let url = line.rsplit(' ').next().unwrap();
+    let (status, _) = get(&url.replace("/?token=", "/health?x="));
+    assert_eq!(status, 200);
+    terminate(child);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("starting") && !text.contains("\u{1b}["), "{text}");
+    let out = quire().args(["doctor", "--data-dir", dir]).output().unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{report}");
+    assert!(
+        report.contains("ok    database: integrity check passed") && report.contains("ok    instance key"),
+        "{report}"
+    );
+    let out = quire().args(["doctor", "--data-dir", dir, "--node", "/nonexistent/node"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("FAIL  node"));
+}

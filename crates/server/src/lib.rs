@@ -3,12 +3,15 @@
 //!
 //! Invariant: only this crate knows HTTP; it maps every lower-layer error to a status and stable code.
 
+mod audit;
 mod auth;
 mod error;
 mod extract;
 mod log;
+mod metrics;
 mod ratelimit;
 mod routes;
+mod stamps;
 mod state;
 mod wire;
 mod ws;
@@ -85,6 +88,7 @@ fn build_state(config: Config) -> anyhow::Result<AppState> {
     rc.output_cap = config.cell_output_bytes;
     rc.node = config.node.clone();
     let runtime = quire_runtime::Runtime::new(rc)?;
+    metrics::init();
     let (config_rps, auth_per_min) = (config.rate_limit_rps, config.auth_failures_per_minute);
     Ok(Arc::new(Inner {
         config,
@@ -117,6 +121,8 @@ pub fn app(state: AppState) -> axum::Router {
     routes::router(state.clone())
         .layer(axum::extract::DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::guard))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), audit::record))
+        .layer(axum::middleware::from_fn(metrics::track))
         .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit))
         .layer(axum::middleware::from_fn(security_headers))
         .layer(axum::middleware::from_fn(log::log_requests))
@@ -170,6 +176,12 @@ pub async fn serve(
         }
     });
     let service = app(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let closing = state.clone();
+    let shutdown = async move {
+        shutdown.await;
+        // Upgraded WebSocket connections are not part of HTTP's graceful shutdown: tell them.
+        closing.hub.close_all();
+    };
     let served = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
     state.ready.store(false, Ordering::Release);
     // Whatever happened to the listener, no Node process outlives the server.

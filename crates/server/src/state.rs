@@ -35,6 +35,8 @@ pub struct Config {
     pub cell_output_bytes: usize,
     /// The Node binary cells run on.
     pub node: PathBuf,
+    /// A token that may read `/metrics` only (the admin token always may).
+    pub metrics_token: Option<String>,
     /// The instance key (64 hex digits) when given by the environment; else `DATA_DIR/secret.key`.
     pub secret_key: Option<String>,
 }
@@ -72,6 +74,7 @@ impl Config {
             cell_output_bytes: 8 * 1024 * 1024,
             node: PathBuf::from("node"),
             secret_key: None,
+            metrics_token: None,
         }
     }
 }

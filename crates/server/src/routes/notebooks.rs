@@ -26,7 +26,10 @@ pub struct CreateBody {
 
 pub async fn create(State(s): State<AppState>, JsonBody(b): JsonBody<CreateBody>) -> ApiResult<Json<Value>> {
     let name = b.name.clone();
-    let handle = blocking(move || Ok(s.store.create(&b.name, b.language)?)).await?;
+    let s2 = s.clone();
+    let handle = blocking(move || Ok(s2.store.create(&b.name, b.language)?)).await?;
+    let id = lock(&handle).id.clone();
+    crate::stamps::approve(&s, &id, &handle);
     let nb = lock(&handle);
     Ok(wire::ok(json!({"name": name, "path": nb.dir, "id": nb.id})))
 }
@@ -98,6 +101,8 @@ async fn set_link(s: AppState, id: String, name: String, link: bool) -> ApiResul
     blocking(move || {
         if link {
             s.db.link_secret(&name, &id)?;
+            // Linking a secret to the notebook on screen approves its content.
+            crate::stamps::approve(&s, &id, &handle);
         } else {
             s.db.unlink_secret(&name, &id)?;
         }
@@ -150,4 +155,17 @@ pub async fn file(State(s): State<AppState>, JsonBody(b): JsonBody<FileBody>) ->
         blocking(move || Ok(std::fs::read_to_string(&path).map_err(quire_notebook::NotebookError::from)?))
             .await?;
     Ok(wire::ok(json!({"content": content, "filename": b.file, "type": "filepath"})))
+}
+
+/// `POST /api/sessions/:id/approve`: the user trusts the notebook's current content, so its secret
+/// links are honoured again (a notebook changed outside Quire loses its stamp).
+pub async fn approve(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let handle = s.store.get(&id)?;
+    let s2 = s.clone();
+    blocking(move || {
+        crate::stamps::approve(&s2, &id, &handle);
+        Ok(())
+    })
+    .await?;
+    Ok(wire::ok(json!({"approved": true})))
 }

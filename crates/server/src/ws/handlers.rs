@@ -288,7 +288,9 @@ impl Conn {
         let Some(op) = parsed else { return };
         let cell_id = op.cell_id();
         let h = handle.clone();
-        let result = tokio::task::spawn_blocking(move || op.apply(&h)).await;
+        let (s, id) = (self.state.clone(), f.notebook_id.clone());
+        let result =
+            tokio::task::spawn_blocking(move || crate::stamps::keep(&s, &id, &h, || op.apply(&h))).await;
         let result = match result {
             Ok(r) => r,
             Err(e) => Err(ApiError::internal(format!("edit task failed: {e}"))),

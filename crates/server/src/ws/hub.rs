@@ -46,6 +46,8 @@ pub enum Audience<'a> {
 
 #[derive(Default)]
 pub struct Hub {
+    /// Set at shutdown: connections are closed with 1001 (going away) instead of kept.
+    pub going_away: std::sync::atomic::AtomicBool,
     next: AtomicU64,
     topics: RwLock<HashMap<String, HashMap<ConnId, Peer>>>,
 }
@@ -71,6 +73,15 @@ impl Hub {
             if m.is_empty() {
                 t.remove(notebook_id);
             }
+        }
+    }
+
+    /// Server shutdown: tell every connection to close (they hear 1001 "going away").
+    pub fn close_all(&self) {
+        self.going_away.store(true, Ordering::Release);
+        let t = self.topics.read().unwrap_or_else(|p| p.into_inner());
+        for peer in t.values().flat_map(|m| m.values()) {
+            peer.kill.notify_one();
         }
     }
 

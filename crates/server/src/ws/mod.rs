@@ -20,6 +20,8 @@ use tokio::sync::{Notify, mpsc};
 const SEND_QUEUE: usize = 4096;
 /// Close code for a reader that cannot keep up (policy violation).
 const CLOSE_SLOW: u16 = 1008;
+/// Close code at server shutdown.
+const CLOSE_GOING_AWAY: u16 = 1001;
 
 pub async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
     let limit = state.config.max_ws_message_bytes;
@@ -36,19 +38,28 @@ async fn run(state: AppState, socket: WebSocket) {
         kill: Arc::new(Notify::new()),
     };
     tracing::debug!(conn = peer.id, "websocket connected");
+    metrics::gauge!("ws_connections").increment(1.0);
     let kill = peer.kill.clone();
     let beat = state.config.ws_heartbeat;
+    let shared = state.clone();
     let writer = tokio::spawn(async move {
         let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + beat, beat);
         loop {
             tokio::select! {
                 _ = ping.tick() => if sink.send(Message::Ping(Vec::new().into())).await.is_err() { break },
                 msg = rx.recv() => match msg {
-                    Some(text) => if sink.send(Message::Text(text.into())).await.is_err() { break },
+                    Some(text) => {
+                        metrics::counter!("ws_frames_sent_total").increment(1);
+                        if sink.send(Message::Text(text.into())).await.is_err() { break }
+                    }
                     None => break,
                 },
                 _ = kill.notified() => {
-                    let frame = CloseFrame { code: CLOSE_SLOW, reason: "send queue overflow".into() };
+                    let frame = if shared.hub.going_away.load(std::sync::atomic::Ordering::Acquire) {
+                        CloseFrame { code: CLOSE_GOING_AWAY, reason: "server shutting down".into() }
+                    } else {
+                        CloseFrame { code: CLOSE_SLOW, reason: "send queue overflow".into() }
+                    };
                     let _ = sink.send(Message::Close(Some(frame))).await;
                     break;
                 }
@@ -70,7 +81,10 @@ async fn run(state: AppState, socket: WebSocket) {
             msg = stream.next() => {
                 deadline = tokio::time::Instant::now() + beat * 3;
                 match msg {
-                    Some(Ok(Message::Text(text))) => conn.handle_text(text.as_str()).await,
+                    Some(Ok(Message::Text(text))) => {
+                        metrics::counter!("ws_frames_received_total").increment(1);
+                        conn.handle_text(text.as_str()).await
+                    }
                     Some(Ok(Message::Binary(_))) => conn.reject_binary(),
                     Some(Ok(Message::Close(_))) | None => break,
                     Some(Ok(_)) => {} // pongs (and pings, answered by the protocol layer)
@@ -83,6 +97,7 @@ async fn run(state: AppState, socket: WebSocket) {
             _ = &mut writer => { writer_done = true; break }
         }
     }
+    metrics::gauge!("ws_connections").decrement(1.0);
     // Leaving the hub drops the last senders, so the writer drains and ends.
     conn.close();
     drop(conn);

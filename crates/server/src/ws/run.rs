@@ -56,32 +56,45 @@ async fn stream(s: &AppState, nb: &str, cell_id: &str, mut rx: mpsc::Receiver<Ru
 }
 
 /// Everything a run needs, read under the notebook lock.
-fn run_request(s: &AppState, nb: &str, cell_id: &str) -> Result<RunRequest, ApiError> {
+/// The request, and whether secrets were withheld (the notebook's stamp does not match its content).
+fn run_request(s: &AppState, nb: &str, cell_id: &str) -> Result<(RunRequest, bool), ApiError> {
     let h = s.store.get(nb)?;
     let open = lock(&h);
     let filename = match open.cell(cell_id)? {
         Cell::Code(c) => c.filename.clone(),
         _ => return Err(ApiError::bad_request("not_a_code_cell", "Only code cells can run")),
     };
-    let secrets = s.db.notebook_secrets(nb)?;
-    Ok(RunRequest {
+    let mut secrets = s.db.notebook_secrets(nb)?;
+    let withheld = !secrets.is_empty() && !s.db.stamp_matches(nb, &open.content_digest()).unwrap_or(false);
+    if withheld {
+        secrets.clear();
+    }
+    let req = RunRequest {
         notebook_id: nb.to_string(),
         dir: open.dir.clone(),
         cell_id: cell_id.to_string(),
         filename,
         cells: open.code_sources(),
         secrets,
-    })
+    };
+    Ok((req, withheld))
 }
+
+const WITHHELD: &str = "[quire] This notebook changed outside Quire (or came from elsewhere) since it was \
+approved: its secrets are withheld from this run. Approve it (POST /api/sessions/:id/approve, or link a secret \
+again) to use them.\n";
 
 /// Start a run: status `running` at once, then output, then `idle` with the outcome. Refused (nothing
 /// changes) when the cell is already running.
 pub async fn start(s: &AppState, nb: &str, cell_id: &str) -> Result<mpsc::Receiver<RunEvent>, ApiError> {
-    let req = run_request(s, nb, cell_id)?;
+    let (req, withheld) = run_request(s, nb, cell_id)?;
     if s.runtime.is_running(nb, cell_id) {
         return Err(quire_runtime::RunError::AlreadyRunning(req.filename).into());
     }
     set_status(s, nb, cell_id, CellStatus::Running, None);
+    if withheld {
+        output(s, nb, cell_id, Stream::Stderr, WITHHELD);
+    }
     match s.runtime.exec(req).await {
         Ok(rx) => Ok(rx),
         Err(e) => {
@@ -99,6 +112,14 @@ pub async fn start(s: &AppState, nb: &str, cell_id: &str) -> Result<mpsc::Receiv
 pub async fn finish(s: &AppState, nb: &str, cell_id: &str, rx: mpsc::Receiver<RunEvent>) -> Outcome {
     let outcome = stream(s, nb, cell_id, rx).await;
     set_status(s, nb, cell_id, CellStatus::Idle, Some(&outcome));
+    let result = match (&outcome.exit_code, &outcome.signal) {
+        _ if outcome.timed_out => "timeout",
+        (Some(0), None) => "ok",
+        (_, Some(_)) => "stopped",
+        _ => "error",
+    };
+    metrics::counter!("cell_runs_total", "result" => result).increment(1);
+    metrics::histogram!("cell_run_duration_seconds").record(outcome.duration_ms as f64 / 1000.0);
     outcome
 }
 
@@ -176,7 +197,7 @@ pub async fn install(s: &AppState, nb: &str, packages: Vec<String>) -> Result<()
     tokio::spawn(async move {
         let outcome = stream(&s, &nb, &cell_id, rx).await;
         if let Ok(h) = s.store.get(&nb)
-            && let Err(e) = lock(&h).reload_package_json()
+            && let Err(e) = crate::stamps::keep(&s, &nb, &h, || lock(&h).reload_package_json())
         {
             tracing::warn!(notebook = %nb, error = %e, "could not re-read package.json");
         }
@@ -200,8 +221,11 @@ pub async fn format(s: &AppState, nb: &str, cell_id: &str) -> Result<(), ApiErro
         Ok(formatted) => {
             let h2 = h.clone();
             let id = cell_id.to_string();
+            let (s2, nb2) = (s.clone(), nb.to_string());
             let cell = tokio::task::spawn_blocking(move || {
-                lock(&h2).update_cell(&id, CellUpdate::Source(formatted))
+                crate::stamps::keep(&s2, &nb2, &h2, || {
+                    lock(&h2).update_cell(&id, CellUpdate::Source(formatted))
+                })
             })
             .await
             .map_err(|e| ApiError::internal(e.to_string()))??;

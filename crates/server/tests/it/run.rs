@@ -214,3 +214,73 @@ async fn npm_install_then_import_then_format() {
     let on_disk = std::fs::read_to_string(s.notebook_dir(&nb.id).join("src/num.ts")).unwrap();
     assert_eq!(on_disk, "const a = { b: 1 };\n");
 }
+
+#[tokio::test]
+async fn secrets_are_withheld_from_a_notebook_changed_outside_quire_until_approved() {
+    let s = TestServer::start().await;
+    let mut nb =
+        notebook(&s, "javascript", &[("e", "env.js", "console.log(process.env.API_KEY ?? 'none')")]).await;
+    s.post("/api/secrets", json!({"name": "API_KEY", "value": "hunter2"})).await;
+    s.http.put(s.url(&format!("/api/sessions/{}/secrets/API_KEY", nb.id))).send().await.unwrap();
+    // Edits through Quire keep the approval.
+    nb.ws
+        .send(&nb.topic, "cell:update", json!({"cellId": "e", "updates": {"source": "console.log('key:', process.env.API_KEY ?? 'none')"}}))
+        .await;
+    assert_eq!(exec(&mut nb, "e").await.0, "key: hunter2\n");
+    let id = nb.id.clone();
+    drop(nb);
+    // Someone rewrites the cell on disk while Quire is down.
+    let (dir, tmp) = s.stop().await;
+    let file = dir.join("notebooks").join(&id).join("src/env.js");
+    std::fs::write(&file, "console.log('stolen:', process.env.API_KEY ?? 'none')").unwrap();
+    let s = TestServer::start_with(quire_server::Config::new(dir.clone(), crate::common::TOKEN.into())).await;
+    let mut ws = s.ws().await;
+    ws.subscribe(&id, &["errors", "cells"]).await;
+    let mut nb = Nb { id: id.clone(), topic: format!("session:{id}"), ws };
+    // Cell ids are not stored in .src.md: find the cell again by its file.
+    let cells = s.session(&id).await["cells"].clone();
+    let cell = cells.as_array().unwrap().iter().find(|c| c["filename"] == "env.js").unwrap()["id"].clone();
+    let cell = cell.as_str().unwrap();
+    let (out, err, _) = exec(&mut nb, cell).await;
+    assert_eq!(out, "stolen: none\n");
+    assert!(err.contains("secrets are withheld"), "{err}");
+    let (st, _) = s.post(&format!("/api/sessions/{id}/approve"), json!({})).await;
+    assert_eq!(st, 200);
+    assert_eq!(exec(&mut nb, cell).await.0, "stolen: hunter2\n");
+    drop(tmp);
+}
+
+#[tokio::test]
+async fn metrics_after_a_scripted_session() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = quire_server::Config::new(tmp.path().into(), crate::common::TOKEN.into());
+    config.metrics_token = Some("metrics-only-token-123".into());
+    let s = TestServer::start_with(config).await;
+    let mut nb = notebook(&s, "javascript", &[("m", "m.js", "console.log('hi')")]).await;
+    assert_eq!(exec(&mut nb, "m").await.0, "hi\n");
+    let anon = reqwest::Client::new();
+    assert_eq!(anon.get(s.url("/metrics")).send().await.unwrap().status(), 401);
+    let r = anon.get(s.url("/metrics")).bearer_auth("metrics-only-token-123").send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    let text = r.text().await.unwrap();
+    for family in [
+        "http_requests_total{",
+        "http_request_duration_seconds_bucket{",
+        "route=\"/api/srcbooks\"",
+        "ws_connections",
+        "ws_frames_received_total",
+        "ws_frames_sent_total",
+        "cell_runs_total{result=\"ok\"}",
+        "cell_run_duration_seconds_bucket",
+        "runtime_node_hosts",
+        "process_resident_memory_bytes",
+        "process_open_fds",
+    ] {
+        assert!(text.contains(family), "{family} missing from:\n{text}");
+    }
+    // The metrics token opens nothing else.
+    let r = anon.get(s.url("/api/settings")).bearer_auth("metrics-only-token-123").send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    drop(tmp);
+}

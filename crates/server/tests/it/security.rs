@@ -356,3 +356,51 @@ async fn a_request_flood_gets_429() {
     assert_eq!(s.get("/health").await.0, 200);
     drop(tmp);
 }
+
+#[tokio::test]
+async fn audit_log_records_who_did_what() {
+    let s = TestServer::start().await;
+    let id = s.create("Audited", "javascript").await;
+    s.post("/api/secrets", json!({"name": "API_KEY", "value": "v"})).await;
+    s.http.put(s.url(&format!("/api/sessions/{id}/secrets/API_KEY"))).send().await.unwrap();
+    s.http.delete(s.url(&format!("/api/sessions/{id}/secrets/API_KEY"))).send().await.unwrap();
+    s.http.delete(s.url("/api/secrets/API_KEY")).send().await.unwrap();
+    s.post("/api/settings", json!({"aiModel": "x"})).await;
+    reqwest::Client::new()
+        .get(s.url("/api/settings"))
+        .bearer_auth("nope-nope-nope-nope")
+        .send()
+        .await
+        .unwrap();
+    s.http.delete(s.url(&format!("/api/srcbooks/{id}"))).send().await.unwrap();
+    let (st, v) = s.get("/api/audit?limit=50").await;
+    assert_eq!(st, 200);
+    let got: Vec<(String, String, String)> = v["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .map(|e| {
+            (
+                e["actor"].as_str().unwrap().into(),
+                e["action"].as_str().unwrap().into(),
+                e["outcome"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let want = [
+        ("token", "secret.set", "ok"),
+        ("token", "secret.link", "ok"),
+        ("token", "secret.unlink", "ok"),
+        ("token", "secret.delete", "ok"),
+        ("token", "settings.update", "ok"),
+        ("anonymous", "auth.failure", "401"),
+        ("token", "notebook.delete", "ok"),
+    ];
+    let want: Vec<(String, String, String)> =
+        want.iter().map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string())).collect();
+    assert_eq!(got, want);
+    let first = &v["result"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(first["target"], "API_KEY");
+    assert_eq!(first["ip"], "127.0.0.1");
+}

@@ -254,3 +254,26 @@ async fn an_unresponsive_peer_is_dropped_after_three_heartbeats() {
     assert_eq!(live.recv_event("subscribed").await["id"], "again");
     drop(tmp);
 }
+
+#[tokio::test]
+async fn shutdown_tells_websocket_clients() {
+    let s = TestServer::start().await;
+    let id = s.create("Bye", "javascript").await;
+    let mut ws = s.ws().await;
+    ws.subscribe(&id, &[]).await;
+    let (_dir, _tmp) = s.stop().await;
+    let close = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        loop {
+            match ws.stream.next().await {
+                Some(Ok(tokio_tungstenite::tungstenite::Message::Close(f))) => {
+                    return f.map(|f| u16::from(f.code));
+                }
+                Some(Ok(_)) => {}
+                _ => return None,
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(close, Some(1001));
+}

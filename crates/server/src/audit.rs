@@ -1,0 +1,125 @@
+//! The audit log: logins, failed logins, secret and settings changes, notebook deletes and approvals —
+//! who (token, browser session, or anonymous), what, when, from where, and the outcome. One middleware
+//! maps the route template and method to an action, so handlers stay free of bookkeeping. Each entry
+//! goes to the append-only `audit` table and to the log (target `audit`).
+
+use crate::state::AppState;
+use axum::body::Body;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{Method, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use quire_notebook::AuditEntry;
+
+/// The action a request performs, if it is one the audit log records.
+fn action(method: &Method, route: &str, path: &str, query_token: bool) -> Option<&'static str> {
+    Some(match (method.as_str(), route) {
+        ("PUT", "/api/sessions/{id}/secrets/{name}") => "secret.link",
+        ("DELETE", "/api/sessions/{id}/secrets/{name}") => "secret.unlink",
+        ("POST", "/api/secrets") => "secret.set",
+        ("POST", "/api/secrets/{name}") => "secret.rename",
+        ("DELETE", "/api/secrets/{name}") => "secret.delete",
+        ("POST", "/api/settings") => "settings.update",
+        ("DELETE", "/api/srcbooks/{id}") => "notebook.delete",
+        ("POST", "/api/sessions/{id}/approve") => "notebook.approve",
+        ("DELETE", "/files/{id}") => "file.delete",
+        ("POST", "/auth/login") => "auth.login",
+        _ if query_token && !path.starts_with("/api") => "auth.login",
+        _ => return None,
+    })
+}
+
+fn actor(req: &Request) -> &'static str {
+    let h = req.headers();
+    if h.contains_key(header::AUTHORIZATION) {
+        "token"
+    } else if h
+        .get(header::COOKIE)
+        .and_then(|c| c.to_str().ok())
+        .is_some_and(|c| c.contains(&format!("{}=", crate::auth::COOKIE)))
+    {
+        "browser-session"
+    } else if req.uri().query().is_some_and(|q| q.split('&').any(|kv| kv.starts_with("token="))) {
+        "link-token"
+    } else {
+        "anonymous"
+    }
+}
+
+/// `POST /api/secrets` names its secret in the body: read it (bodies here are small JSON).
+async fn secret_name(req: Request) -> (Request, Option<String>) {
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, 1 << 20).await.unwrap_or_default();
+    let name = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .and_then(|v| v["name"].as_str().map(str::to_string));
+    (Request::from_parts(parts, Body::from(bytes)), name)
+}
+
+pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_default();
+    let path = req.uri().path().to_string();
+    let query_token = req.uri().query().is_some_and(|q| q.split('&').any(|kv| kv.starts_with("token=")));
+    let ip = crate::client_ip(&req).map(|ip| ip.to_string());
+    let Some(what) = action(req.method(), &route, &path, query_token) else {
+        let resp = next.run(req).await;
+        // Refused credentials are worth recording wherever they were tried.
+        if matches!(resp.status().as_u16(), 401 | 429) && (path.starts_with("/api") || path == "/websocket") {
+            write(&state, entry("anonymous", "auth.failure", Some(path), ip, &resp));
+        }
+        return resp;
+    };
+    let who = actor(&req);
+    let (req, named) = if what == "secret.set" { secret_name(req).await } else { (req, None) };
+    let resp = next.run(req).await;
+    let target = named.or_else(|| (path != "/").then(|| path.clone()));
+    // A link login succeeded only if it set a session cookie; a JSON login only with a 2xx.
+    let failed_login = match what {
+        "auth.login" if query_token => !resp.headers().contains_key(header::SET_COOKIE),
+        "auth.login" => !resp.status().is_success(),
+        _ => false,
+    };
+    let what = if failed_login { "auth.failure" } else { what };
+    write(&state, entry(who, what, target, ip, &resp));
+    resp
+}
+
+fn entry(
+    actor: &str,
+    action: &str,
+    target: Option<String>,
+    ip: Option<String>,
+    resp: &Response,
+) -> AuditEntry {
+    let status = resp.status();
+    let outcome = if status.is_success() || status.is_redirection() {
+        "ok".to_string()
+    } else {
+        status.as_u16().to_string()
+    };
+    AuditEntry {
+        at_ms: quire_notebook::now_ms(),
+        actor: actor.into(),
+        action: action.into(),
+        target,
+        ip,
+        outcome,
+    }
+}
+
+fn write(state: &AppState, e: AuditEntry) {
+    tracing::info!(target: "audit", actor = %e.actor, action = %e.action, target = ?e.target, ip = ?e.ip, outcome = %e.outcome, "audit");
+    if let Err(err) = state.db.audit(&e) {
+        tracing::error!(error = %err, "could not write the audit log");
+    }
+}
+
+/// `GET /api/audit?limit=N` (newest first; default 100, at most 1000).
+pub async fn list(
+    State(state): State<AppState>,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> crate::error::ApiResult<axum::Json<serde_json::Value>> {
+    let limit = q.get("limit").and_then(|l| l.parse::<usize>().ok()).unwrap_or(100).clamp(1, 1000);
+    let entries = crate::routes::notebooks::blocking(move || Ok(state.db.audit_log(limit)?)).await?;
+    Ok(crate::wire::ok(serde_json::json!(entries)))
+}

@@ -1,0 +1,94 @@
+//! `GET /metrics` in Prometheus text format (admin token or `--metrics-token`), fed by the `metrics`
+//! crate's macros across the server: HTTP, WebSocket, cell runs, and process figures read at scrape time.
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use std::sync::OnceLock;
+use std::time::Instant;
+
+/// One recorder per process (the `metrics` macros write to a global one).
+fn handle() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let buckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+        let recorder = PrometheusBuilder::new()
+            .set_buckets(&buckets)
+            .expect("static bucket list is valid")
+            .build_recorder();
+        let handle = recorder.handle();
+        if metrics::set_global_recorder(recorder).is_err() {
+            tracing::warn!(
+                "a metrics recorder was already installed; /metrics shows only this one's figures"
+            );
+        }
+        handle
+    })
+}
+
+pub fn init() {
+    handle();
+}
+
+/// Count and time every HTTP request by route template (never the raw path: ids would explode the
+/// label space) and status.
+pub async fn track(req: Request, next: Next) -> Response {
+    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string());
+    let route = route.unwrap_or_else(|| "unmatched".to_string());
+    let method = req.method().as_str().to_string();
+    let start = Instant::now();
+    let resp = next.run(req).await;
+    let status = resp.status().as_u16().to_string();
+    metrics::counter!("http_requests_total", "method" => method, "route" => route.clone(), "status" => status)
+        .increment(1);
+    metrics::histogram!("http_request_duration_seconds", "route" => route)
+        .record(start.elapsed().as_secs_f64());
+    resp
+}
+
+fn authorized(state: &AppState, headers: &HeaderMap) -> bool {
+    let Some(given) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().strip_prefix("Bearer "))
+    else {
+        return false;
+    };
+    let eq = |want: &str| crate::auth::ct_eq(given.trim().as_bytes(), want.as_bytes());
+    eq(&state.config.token) || state.config.metrics_token.as_deref().is_some_and(eq)
+}
+
+/// `/proc/self` figures: resident memory and open file descriptors (Linux).
+fn process_figures() {
+    if let Ok(status) = std::fs::read_to_string("/proc/self/status")
+        && let Some(kb) = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+    {
+        metrics::gauge!("process_resident_memory_bytes").set(kb * 1024.0);
+    }
+    if let Ok(dir) = std::fs::read_dir("/proc/self/fd") {
+        metrics::gauge!("process_open_fds").set(dir.count() as f64);
+    }
+}
+
+pub async fn render(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if !authorized(&state, &headers) {
+        return ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "The admin or metrics token is required",
+        )
+        .into_response();
+    }
+    process_figures();
+    metrics::gauge!("runtime_node_hosts").set(state.runtime.hosts() as f64);
+    metrics::gauge!("runtime_active_runs").set(state.runtime.active_runs() as f64);
+    let body = handle().render();
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()
+}
