@@ -11,7 +11,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::State;
-use axum::http::{Method, StatusCode, Uri};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 
@@ -93,11 +93,11 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(crate::files::router(state.clone()))
         .route("/websocket", get(crate::ws::upgrade))
         .route("/websocket/", get(crate::ws::upgrade))
-        .route("/", get(ui::index))
-        .fallback(|method: Method, uri: Uri| async move {
+        .route("/", get(|headers: HeaderMap| async move { ui::index(&headers) }))
+        .fallback(|method: Method, uri: Uri, headers: HeaderMap| async move {
             let api = uri.path() == "/api" || uri.path().starts_with("/api/");
             if (method == Method::GET || method == Method::HEAD) && !api {
-                ui::index().await.into_response()
+                ui::page_or_asset(&uri, &headers)
             } else {
                 ApiError::not_found("Not found").into_response()
             }

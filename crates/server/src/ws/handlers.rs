@@ -159,6 +159,8 @@ impl Conn {
     async fn dispatch(&mut self, f: Frame) {
         match f.event.as_str() {
             "subscribe" => self.subscribe(&f),
+            // Frames are handled in order, so `pong` tells a client every earlier frame was applied.
+            "ping" => self.send(&f.topic, "pong", json!({"requestId": protocol::request_id(&f.payload)})),
             "unsubscribe" => {
                 self.state.hub.unsubscribe(&f.notebook_id, self.peer.id);
                 self.topics.remove(&f.notebook_id);

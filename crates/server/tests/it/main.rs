@@ -7,4 +7,5 @@ mod run;
 mod security;
 mod tsserver;
 mod tus_client;
+mod ui;
 mod ws;

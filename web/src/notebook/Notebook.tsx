@@ -1,0 +1,184 @@
+import { useCallback, useEffect, useReducer, useRef, useState } from "preact/hooks";
+import type { EditorView } from "@codemirror/view";
+import { takeSession, ApiError, titleOf, type Cell } from "../api";
+import { CodeCellView, MarkdownCellView, PackageJsonView } from "./cells";
+import { createEditor, setRemoteText, type LspHooks } from "./editor";
+import { NotebookStore } from "./store";
+
+function AddBar({ store, index }: { store: NotebookStore; index: number }) {
+  return (
+    <div class="add-bar" role="group" aria-label="Insert a cell here">
+      <button type="button" class="small" onClick={() => store.createCell(index, "code")}>+ Code</button>
+      <button type="button" class="small" onClick={() => store.createCell(index, "markdown")}>+ Markdown</button>
+    </div>
+  );
+}
+
+function Title({ store }: { store: NotebookStore }) {
+  const cell = store.cells[0];
+  const [text, setText] = useState(cell?.type === "title" ? cell.text : "");
+  useEffect(() => (cell?.type === "title" && document.activeElement?.id !== "nb-title" ? setText(cell.text) : undefined), [cell]);
+  if (cell?.type !== "title") return null;
+  return (
+    <h1 class="nb-h1">
+      <label class="sr-only" for="nb-title">Notebook title</label>
+      <input
+        id="nb-title"
+        class="title-input"
+        maxLength={44}
+        value={text}
+        onInput={(e) => {
+          setText(e.currentTarget.value);
+          if (e.currentTarget.value.trim()) store.edit(cell.id, { text: e.currentTarget.value });
+        }}
+      />
+    </h1>
+  );
+}
+
+function TsconfigEditor({ store }: { store: NotebookStore }) {
+  const host = useRef<HTMLDivElement>(null);
+  const [error, setError] = useState("");
+  const [open, setOpen] = useState(false);
+  useEffect(() => {
+    if (!open) return;
+    let timer = 0;
+    const v = createEditor(host.current!, {
+      doc: store.tsconfig ?? "{}",
+      lang: "json",
+      label: "tsconfig.json",
+      onChange: (t) => {
+        clearTimeout(timer);
+        timer = window.setTimeout(() => {
+          try {
+            JSON.parse(t);
+            setError("");
+            store.updateTsconfig(t);
+          } catch (e) {
+            setError(`Not saved: ${(e as Error).message}`);
+          }
+        }, 300);
+      },
+    });
+    const off = store.onChange(() => store.tsconfig !== undefined && document.activeElement !== v.contentDOM && setRemoteText(v, store.tsconfig));
+    return () => (clearTimeout(timer), off(), v.destroy());
+  }, [open]);
+  return (
+    <details class="cell tsconfig" onToggle={(e) => setOpen((e.currentTarget as HTMLDetailsElement).open)}>
+      <summary>tsconfig.json</summary>
+      {error && <p class="error" role="alert">{error}</p>}
+      <div class="editor" ref={host} />
+    </details>
+  );
+}
+
+const SAVE_LABEL = { saved: "All changes saved", saving: "Saving…", offline: "Offline: changes kept locally" };
+
+export default function Notebook({ id }: { id: string }) {
+  const [store, setStore] = useState<NotebookStore | null>(null);
+  const [error, setError] = useState("");
+  const [, rerender] = useReducer((n: number) => n + 1, 0);
+  const editors = useRef(new Map<string, EditorView>());
+  const registerEditor = useCallback(
+    (cid: string, v: EditorView | null) => void (v ? editors.current.set(cid, v) : editors.current.delete(cid)),
+    [],
+  );
+  // Stable callbacks: the memoised cells must not all re-render on every notebook change.
+  const goTo = useCallback<LspHooks["goTo"]>((t) => {
+    if (!store) return;
+    const base = t.file?.split(/[\\/]/).pop();
+    const cell = store.cells.find((c) => c.id === t.cellId || (c.type === "code" && c.filename === base));
+    const view = cell && editors.current.get(cell.id);
+    if (!view) return;
+    const ln = view.state.doc.line(Math.min(Math.max(1, t.line), view.state.doc.lines));
+    const pos = Math.min(ln.to, ln.from + Math.max(0, t.offset - 1));
+    view.dom.scrollIntoView({ block: "center" });
+    view.dispatch({ selection: { anchor: pos }, scrollIntoView: true });
+    view.focus();
+  }, [store]);
+
+  useEffect(() => {
+    let s: NotebookStore | null = null;
+    let off = () => {};
+    let gone = false;
+    takeSession(id).then(
+      (session) => {
+        if (gone) return;
+        s = new NotebookStore(session);
+        off = s.onChange(() => rerender(0));
+        setStore(s);
+        document.title = `${titleOf(session)} · Quire`;
+      },
+      (e: ApiError) => setError(e.status === 404 ? "This notebook does not exist (it may have been deleted)." : e.message),
+    );
+    const flush = () => s?.flushAll();
+    addEventListener("pagehide", flush);
+    return () => {
+      gone = true;
+      removeEventListener("pagehide", flush);
+      off();
+      s?.dispose();
+    };
+  }, [id]);
+
+  if (error)
+    return (
+      <main id="main" class="page">
+        <h1>Notebook</h1>
+        <p class="error" role="alert">{error}</p>
+        <a href="/">Back to notebooks</a>
+      </main>
+    );
+  if (!store)
+    return (
+      <main id="main" class="page" aria-busy="true">
+        <p>Loading notebook…</p>
+      </main>
+    );
+
+
+  const cells = store.cells;
+  const u = store.unsupported.size;
+  const body: preact.JSX.Element[] = [];
+  cells.forEach((c: Cell, i) => {
+    if (c.type === "title") return;
+    if (c.type === "package.json") {
+      body.push(<PackageJsonView key={c.id} store={store} cell={c} outputs={store.outputs.get(c.id)} v={store.version} />);
+      if (store.language === "typescript") body.push(<TsconfigEditor key="tsconfig" store={store} />);
+      body.push(<AddBar key={`add-${i}`} store={store} index={i + 1} />);
+      return;
+    }
+    const common = { store, index: i, count: cells.length, registerEditor, goTo };
+    if (c.type === "code")
+      body.push(<CodeCellView key={c.id} {...common} cell={c} outputs={store.outputs.get(c.id)} errors={store.errors.get(c.id)} u={u} />);
+    else if (c.type === "markdown") body.push(<MarkdownCellView key={c.id} {...common} cell={c} errors={store.errors.get(c.id)} />);
+    body.push(<AddBar key={`add-${c.id}`} store={store} index={i + 1} />);
+  });
+  if (!cells.some((c) => c.type === "package.json")) body.unshift(<AddBar key="add-top" store={store} index={1} />);
+
+  return (
+    <main id="main" class="page notebook">
+      <div class="nb-head">
+        <Title store={store} />
+        <div class="row nb-actions">
+          <span class="pill">{store.language === "typescript" ? "TypeScript" : "JavaScript"}</span>
+          <span class={`save ${store.saveState}`} role="status" data-testid="save-state">
+            {SAVE_LABEL[store.saveState]}
+          </span>
+          <a href={`/api/sessions/${encodeURIComponent(store.session.id)}/export-text`} download={`${titleOf(store.session)}.src.md`}>
+            Export .src.md
+          </a>
+          <button type="button" onClick={() => store.runAll()} disabled={store.unsupported.has("cell:exec_all")}>
+            Run all
+          </button>
+        </div>
+      </div>
+      {store.notice && (
+        <p class="error" role="alert">
+          {store.notice}
+        </p>
+      )}
+      {body}
+    </main>
+  );
+}
