@@ -629,3 +629,17 @@ async fn a_file_attached_to_a_notebook_is_read_by_a_cell() {
     }
     assert_eq!(out.trim(), "Oslo,709000");
 }
+
+#[tokio::test]
+async fn a_100_mib_file_round_trips_byte_exact() {
+    let (s, _t) = start(true, |_| {}).await;
+    let tok = register(&s, "big@test.local").await;
+    let data = noise(100 << 20, 7);
+    let (st, v) = upload(&s, &tok, form("big.bin", "application/octet-stream", data.clone()), &[]).await;
+    assert_eq!(st, 200, "{v}");
+    let id = v["file_id"].as_str().unwrap().to_string();
+    let (st, h, body) = get_bytes(&s, &tok, &format!("/files/{id}")).await;
+    assert_eq!(st, 200);
+    assert_eq!(h["x-file-size"], (100usize << 20).to_string().as_str());
+    assert!(body == data, "100 MiB must round-trip byte-exact");
+}
