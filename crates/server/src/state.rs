@@ -26,6 +26,8 @@ pub struct Config {
     pub auth_failures_per_minute: u32,
     /// A browser session unused this long is signed out.
     pub session_idle: Duration,
+    /// `/health` reports the disk `degraded` below this many free bytes in the data dir.
+    pub disk_low_bytes: u64,
     /// WebSocket ping interval; a peer silent for three of them is dropped.
     pub ws_heartbeat: Duration,
     pub url_import_max_bytes: usize,
@@ -74,6 +76,7 @@ impl Config {
             max_body_bytes: 10 * 1024 * 1024,
             max_ws_message_bytes: 4 * 1024 * 1024,
             ws_heartbeat: Duration::from_secs(10),
+            disk_low_bytes: 1 << 30,
             session_idle: Duration::from_secs(7 * 24 * 3600),
             rate_limit_rps: 200,
             auth_failures_per_minute: 10,

@@ -27,6 +27,15 @@ pub async fn health(State(s): State<AppState>) -> (StatusCode, Json<Value>) {
         (true, "ok") if files_ok => "healthy",
         _ => "degraded",
     };
+    // Short of disk, writes (npm installs, uploads, notebooks) start to fail: say so before they do.
+    let low = s.config.disk_low_bytes;
+    let free = rustix::fs::statvfs(&s.config.data_dir).ok().map(|st| st.f_bavail.saturating_mul(st.f_frsize));
+    let disk = match free {
+        Some(f) if f >= low => "ok",
+        Some(_) => "degraded",
+        None => "unknown",
+    };
+    let status = if status == "healthy" && disk == "degraded" { "degraded" } else { status };
     let code = if db_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     let body = json!({
         "status": status,
@@ -39,7 +48,11 @@ pub async fn health(State(s): State<AppState>) -> (StatusCode, Json<Value>) {
             "database": if db_ok { "ok" } else { "down" },
             "notebooks": notebooks,
             "files": if files_ok { "ok" } else { "down" },
+            "disk": disk,
+            "runtime": "ok",
         },
+        "disk": {"freeBytes": free, "lowBytes": low},
+        "runtime": {"nodeHosts": s.runtime.hosts(), "activeRuns": s.runtime.active_runs()},
         "notebooks": {"loaded": s.store.list().len(), "failed": failed},
     });
     (code, Json(body))

@@ -257,3 +257,20 @@ async fn unknown_api_route_is_a_json_404() {
     assert_eq!((st, v["code"].as_str()), (501, Some("not_implemented")));
     s.stop().await;
 }
+
+#[tokio::test]
+async fn health_reports_disk_and_runtime() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = quire_server::Config::new(tmp.path().into(), crate::common::TOKEN.into());
+    config.language_service = false;
+    config.disk_low_bytes = u64::MAX;
+    let s = TestServer::start_with(config).await;
+    let (st, v) = s.get("/health").await;
+    assert_eq!(st, 200, "a short disk degrades, it does not take the server down");
+    assert_eq!(v["status"], "degraded");
+    assert_eq!(v["components"]["disk"], "degraded");
+    assert!(v["disk"]["freeBytes"].as_u64().unwrap() > 0);
+    assert_eq!(v["components"]["runtime"], "ok");
+    assert_eq!(v["runtime"]["activeRuns"], 0);
+    drop(tmp);
+}
