@@ -3,6 +3,7 @@
 //! Invariant: every byte written here goes through `fsx::write_atomic` (temp, fsync, rename, fsync dir).
 
 mod db;
+mod db_seal;
 mod edit;
 mod error;
 pub mod fsx;

@@ -90,10 +90,7 @@ fn admin(cmd: AdminCommand) -> anyhow::Result<()> {
     match cmd {
         AdminCommand::LogoutAll { data_dir } => {
             use quire_notebook::Database;
-            let data_dir = match data_dir {
-                Some(d) => d,
-                None => default_data_dir()?,
-            };
+            let data_dir = data_dir_or_default(data_dir)?;
             let db_path = data_dir.join("quire.db");
             let env_key = std::env::var("QUIRE_SECRET_KEY").ok();
             let key = quire_notebook::seal::instance_key(&data_dir, &db_path, env_key.as_deref())?;
@@ -102,10 +99,7 @@ fn admin(cmd: AdminCommand) -> anyhow::Result<()> {
             Ok(())
         }
         AdminCommand::RotateKey { data_dir } => {
-            let data_dir = match data_dir {
-                Some(d) => d,
-                None => default_data_dir()?,
-            };
+            let data_dir = data_dir_or_default(data_dir)?;
             if std::env::var_os("QUIRE_SECRET_KEY").is_some() {
                 bail!("QUIRE_SECRET_KEY is set: the key comes from your environment; rotate it there");
             }
@@ -230,6 +224,10 @@ fn has_file() -> bool {
     LOG_FILE_SET.load(std::sync::atomic::Ordering::Relaxed)
 }
 
+fn data_dir_or_default(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    given.map_or_else(default_data_dir, Ok)
+}
+
 fn default_data_dir() -> anyhow::Result<PathBuf> {
     let home = std::env::var_os("HOME").context("HOME is not set; pass --data-dir")?;
     Ok(PathBuf::from(home).join(".quire"))
@@ -300,10 +298,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         bail!("--token must be at least 16 characters");
     }
     let token = args.token.unwrap_or_else(|| quire_server::random_hex(32));
-    let data_dir = match args.data_dir {
-        Some(d) => d,
-        None => default_data_dir()?,
-    };
+    let data_dir = data_dir_or_default(args.data_dir)?;
     std::fs::create_dir_all(&data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
     let _lock = lock_data_dir(&data_dir)?;
     let shutdown = shutdown_signal()?;
@@ -356,10 +351,7 @@ fn main() -> anyhow::Result<()> {
         Command::Fsck(args) => fsck(args),
         Command::Admin(cmd) => admin(cmd),
         Command::Doctor { data_dir, node } => {
-            let data_dir = match data_dir {
-                Some(d) => d,
-                None => default_data_dir()?,
-            };
+            let data_dir = data_dir_or_default(data_dir)?;
             if doctor::run(&data_dir, &node)? { Ok(()) } else { std::process::exit(1) }
         }
     }
@@ -367,10 +359,7 @@ fn main() -> anyhow::Result<()> {
 
 fn fsck(args: FsckArgs) -> anyhow::Result<()> {
     init_logging(LogFormat::Text, None);
-    let data_dir = match args.data_dir {
-        Some(d) => d,
-        None => default_data_dir()?,
-    };
+    let data_dir = data_dir_or_default(args.data_dir)?;
     // Repair rewrites the store; checking alone can run next to a live server.
     let _lock = if args.repair { Some(lock_data_dir(&data_dir)?) } else { None };
     let report = quire_server::fsck(&data_dir, args.repair)?;

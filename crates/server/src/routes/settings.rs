@@ -17,8 +17,8 @@ use std::collections::BTreeMap;
 /// What a set key or secret looks like on the wire: non-empty (the stock client enables AI on a truthy key).
 pub const MASK: &str = "********";
 
-const KEY_SETTINGS: &[&str] =
-    &["openaiKey", "anthropicKey", "xaiKey", "geminiKey", "openrouterKey", "customApiKey"];
+/// The AI keys are the settings the database seals at rest.
+const KEY_SETTINGS: &[&str] = quire_notebook::SENSITIVE_SETTINGS;
 const TEXT_SETTINGS: &[&str] = &["aiProvider", "aiModel", "aiBaseUrl", "subscriptionEmail"];
 const AI_PROVIDERS: &[&str] = &["openai", "anthropic", "Xai", "Gemini", "openrouter", "custom"];
 
