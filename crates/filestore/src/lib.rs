@@ -8,6 +8,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod backup;
 pub mod blob;
 mod error;
 mod fsck;
@@ -183,7 +184,7 @@ impl FileStore {
 
     /// Where a chunk lives on disk (tests flip bytes in it; fsck reports it).
     pub fn chunk_path(&self, hash: &Hash) -> PathBuf {
-        self.dir.join("chunks").join(format!("{:02x}", hash[0])).join(hex(hash))
+        self.dir.join(backup::chunk_rel_path(hash))
     }
 
     pub fn ping(&self) -> Result<()> {

@@ -1,5 +1,6 @@
 //! `quire`: parse options, set up logging, bind, serve until Ctrl-C/SIGTERM. Nothing else lives here.
 
+mod admin;
 mod doctor;
 mod logfile;
 
@@ -36,7 +37,7 @@ enum Command {
     Fsck(FsckArgs),
     /// Maintenance of a data directory (the server must be stopped).
     #[command(subcommand)]
-    Admin(AdminCommand),
+    Admin(admin::AdminCommand),
 }
 
 #[derive(Parser)]
@@ -55,60 +56,6 @@ enum Signup {
     Closed,
     /// Anyone can register at /auth/register.
     Open,
-}
-
-#[derive(Subcommand)]
-enum AdminCommand {
-    /// Sign every browser out now (works while the server runs).
-    LogoutAll {
-        /// Data directory. Default: ~/.quire
-        #[arg(long, env = "QUIRE_DATA_DIR")]
-        data_dir: Option<PathBuf>,
-    },
-    /// Re-encrypt every secret and AI key under a new instance key (DATA_DIR/secret.key).
-    RotateKey {
-        /// Data directory. Default: ~/.quire
-        #[arg(long, env = "QUIRE_DATA_DIR")]
-        data_dir: Option<PathBuf>,
-    },
-}
-
-/// Held by `quire serve` for its lifetime; admin commands that rewrite the database need it free.
-fn lock_data_dir(data_dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
-    let f = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(data_dir.join("quire.lock"))?;
-    match f.try_lock() {
-        Ok(()) => Ok(f),
-        Err(_) => bail!("{} is in use by a running quire server; stop it first", data_dir.display()),
-    }
-}
-
-fn admin(cmd: AdminCommand) -> anyhow::Result<()> {
-    match cmd {
-        AdminCommand::LogoutAll { data_dir } => {
-            use quire_notebook::Database;
-            let data_dir = data_dir_or_default(data_dir)?;
-            let db_path = data_dir.join("quire.db");
-            let env_key = std::env::var("QUIRE_SECRET_KEY").ok();
-            let key = quire_notebook::seal::instance_key(&data_dir, &db_path, env_key.as_deref())?;
-            let n = quire_notebook::SqliteDatabase::open(&db_path, key)?.sessions_clear()?;
-            println!("Signed out {n} browser sessions");
-            Ok(())
-        }
-        AdminCommand::RotateKey { data_dir } => {
-            let data_dir = data_dir_or_default(data_dir)?;
-            if std::env::var_os("QUIRE_SECRET_KEY").is_some() {
-                bail!("QUIRE_SECRET_KEY is set: the key comes from your environment; rotate it there");
-            }
-            let _lock = lock_data_dir(&data_dir)?;
-            let n = quire_notebook::seal::rotate(&data_dir, &data_dir.join("quire.db"))?;
-            println!("Re-encrypted {n} values under a new key in {}", data_dir.join("secret.key").display());
-            Ok(())
-        }
-    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -300,7 +247,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let token = args.token.unwrap_or_else(|| quire_server::random_hex(32));
     let data_dir = data_dir_or_default(args.data_dir)?;
     std::fs::create_dir_all(&data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
-    let _lock = lock_data_dir(&data_dir)?;
+    let _lock = admin::lock_data_dir(&data_dir)?;
+    admin::refuse_unfinished_restore(&data_dir)?;
     let shutdown = shutdown_signal()?;
     let listener = tokio::net::TcpListener::bind((args.host, args.port))
         .await
@@ -349,7 +297,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => rt.block_on(serve(*args)),
         Command::Fsck(args) => fsck(args),
-        Command::Admin(cmd) => admin(cmd),
+        Command::Admin(cmd) => admin::run(cmd),
         Command::Doctor { data_dir, node } => {
             let data_dir = data_dir_or_default(data_dir)?;
             if doctor::run(&data_dir, &node)? { Ok(()) } else { std::process::exit(1) }
@@ -361,7 +309,7 @@ fn fsck(args: FsckArgs) -> anyhow::Result<()> {
     init_logging(LogFormat::Text, None);
     let data_dir = data_dir_or_default(args.data_dir)?;
     // Repair rewrites the store; checking alone can run next to a live server.
-    let _lock = if args.repair { Some(lock_data_dir(&data_dir)?) } else { None };
+    let _lock = if args.repair { Some(admin::lock_data_dir(&data_dir)?) } else { None };
     let report = quire_server::fsck(&data_dir, args.repair)?;
     println!("{}", serde_json::to_string_pretty(&report)?);
     if !report["clean"].as_bool().unwrap_or(false) {

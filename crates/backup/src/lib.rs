@@ -1,0 +1,140 @@
+//! Online backups of a Quire data directory and restore into an empty one.
+//!
+//! A backup is a plain directory: `quire.db` and `files/files.db` (SQLite online-backup snapshots,
+//! each one read transaction), the instance key, the notebooks (each read until stable, without
+//! `node_modules`), the file-store chunks and unfinished tus uploads the snapshot references, and
+//! `quire-backup.json` listing every file with its BLAKE3 hash, written last. The server keeps running:
+//! nothing here takes its lock or blocks its writers (WAL readers never do).
+
+#![forbid(unsafe_code)]
+
+mod error;
+pub mod manifest;
+mod notebooks;
+mod restore;
+mod sqlite;
+
+pub use error::{BackupError, Result};
+pub use quire_filestore::backup::BlobCopy;
+pub use restore::{RESTORE_MARKER, RestoreReport, restore};
+
+use std::fs;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// Instance key files carried in a backup (the second exists only mid-rotation).
+pub const KEY_FILES: [&str; 2] = ["secret.key", "secret.key.next"];
+
+#[derive(Debug)]
+pub struct BackupReport {
+    pub notebooks: u64,
+    pub files: BlobCopy,
+    pub bytes: u64,
+    pub entries: usize,
+    /// False when the instance key comes from `QUIRE_SECRET_KEY` (not a file): keep it yourself.
+    pub key_included: bool,
+    pub took: Duration,
+}
+
+/// Fails unless `dir` is missing (then it is created) or an empty directory.
+pub(crate) fn prepare_empty(dir: &Path) -> Result<bool> {
+    match fs::read_dir(dir) {
+        Ok(mut it) => {
+            if it.next().is_some() {
+                return Err(BackupError::NotEmpty(dir.display().to_string()));
+            }
+            Ok(false)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            fs::create_dir_all(dir)?;
+            Ok(true)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+/// Copy a small file durably, keeping it private (0600): used for the instance key.
+pub(crate) fn copy_private(src: &Path, dest: &Path) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let bytes = fs::read(src)?;
+    let mut f = fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(dest)?;
+    f.write_all(&bytes)?;
+    f.sync_all()
+}
+
+/// Make a consistent backup of the data directory `data_dir` in `dest` (new or empty).
+pub fn backup(data_dir: &Path, dest: &Path) -> Result<BackupReport> {
+    if !data_dir.join("quire.db").is_file() && !data_dir.join("notebooks").is_dir() {
+        return Err(BackupError::Invalid(format!("{} is not a Quire data directory", data_dir.display())));
+    }
+    let created = prepare_empty(dest)?;
+    let result = write_backup(data_dir, dest);
+    if result.is_err() && created {
+        let _ = fs::remove_dir_all(dest);
+    }
+    result
+}
+
+fn write_backup(data_dir: &Path, dest: &Path) -> Result<BackupReport> {
+    let start = Instant::now();
+    if data_dir.join("quire.db").is_file() {
+        sqlite::snapshot(&data_dir.join("quire.db"), &dest.join("quire.db"))?;
+    }
+    let mut key_included = false;
+    for name in KEY_FILES {
+        if data_dir.join(name).is_file() {
+            copy_private(&data_dir.join(name), &dest.join(name))?;
+            key_included = true;
+        }
+    }
+    let notebooks = notebooks::copy_all(&data_dir.join("notebooks"), &dest.join("notebooks"))?;
+    let mut files = BlobCopy::default();
+    if data_dir.join("files/files.db").is_file() {
+        fs::create_dir_all(dest.join("files"))?;
+        sqlite::snapshot(&data_dir.join("files/files.db"), &dest.join("files/files.db"))?;
+        files = quire_filestore::backup::copy_blobs(&data_dir.join("files"), &dest.join("files"))?;
+        verify_files(&dest.join("files"))?;
+    }
+    let entries = manifest::entries(dest)?;
+    let m = manifest::Manifest {
+        format: manifest::FORMAT.into(),
+        quire_version: env!("CARGO_PKG_VERSION").into(),
+        created_at_ms: now_ms(),
+        notebooks,
+        files: files.files,
+        entries,
+    };
+    let json = serde_json::to_vec_pretty(&m).map_err(|e| BackupError::Invalid(e.to_string()))?;
+    quire_notebook::fsx::write_atomic(&dest.join(manifest::MANIFEST), &json)?;
+    Ok(BackupReport {
+        notebooks,
+        files,
+        bytes: m.entries.iter().map(|e| e.size).sum(),
+        entries: m.entries.len(),
+        key_included,
+        took: start.elapsed(),
+    })
+}
+
+/// Re-hash every chunk and manifest of a copied file store (the same check as `quire fsck`).
+pub(crate) fn verify_files(dir: &Path) -> Result<()> {
+    let store = quire_filestore::FileStore::open(dir, Default::default())?;
+    let report = store.fsck(false)?;
+    if !report.is_clean() {
+        return Err(BackupError::Verify(format!(
+            "the copied file store does not verify: {} corrupt, {} missing chunks, {} damaged files",
+            report.corrupt_chunks.len(),
+            report.missing_chunks.len(),
+            report.damaged_files.len()
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
