@@ -54,7 +54,10 @@ pub(crate) fn prepare_empty(dir: &Path) -> Result<bool> {
 }
 
 fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 /// Copy a small file durably, keeping it private (0600): used for the instance key.

@@ -48,7 +48,8 @@ pub fn entries(root: &Path) -> Result<Vec<Entry>> {
                 stack.push(child);
             } else if kind.is_file() && child != Path::new(MANIFEST) {
                 let (size, blake3) = hash_file(&root.join(&child))?;
-                let path = child.to_str().ok_or_else(|| BackupError::Invalid("a file name is not UTF-8".into()))?;
+                let path =
+                    child.to_str().ok_or_else(|| BackupError::Invalid("a file name is not UTF-8".into()))?;
                 out.push(Entry { path: path.replace('\\', "/"), size, blake3 });
             }
         }
@@ -68,7 +69,10 @@ pub fn read(root: &Path) -> Result<Manifest> {
     let m: Manifest = serde_json::from_str(&text)
         .map_err(|e| BackupError::NotABackup(format!("{MANIFEST} is malformed: {e}")))?;
     if m.format != FORMAT {
-        return Err(BackupError::NotABackup(format!("unknown backup format {:?} (expected {FORMAT})", m.format)));
+        return Err(BackupError::NotABackup(format!(
+            "unknown backup format {:?} (expected {FORMAT})",
+            m.format
+        )));
     }
     for e in &m.entries {
         safe_rel(&e.path)?;
@@ -96,7 +100,10 @@ pub fn verify(root: &Path, m: &Manifest) -> Result<()> {
         if size != e.size || hash != e.blake3 {
             return Err(BackupError::Damaged {
                 path: e.path.clone(),
-                detail: format!("expected {} bytes with BLAKE3 {}, found {size} bytes with {hash}", e.size, e.blake3),
+                detail: format!(
+                    "expected {} bytes with BLAKE3 {}, found {size} bytes with {hash}",
+                    e.size, e.blake3
+                ),
             });
         }
     }

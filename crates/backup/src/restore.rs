@@ -32,7 +32,10 @@ pub fn restore(src: &Path, data_dir: &Path, env_key: Option<&str>) -> Result<Res
     manifest::verify(src, &m)?;
     prepare_empty(data_dir)?;
     let marker = data_dir.join(RESTORE_MARKER);
-    fsx::write_atomic(&marker, b"A restore into this directory has not finished; restore again into an empty one.\n")?;
+    fsx::write_atomic(
+        &marker,
+        b"A restore into this directory has not finished; restore again into an empty one.\n",
+    )?;
 
     let mut dirs = BTreeSet::new();
     for e in &m.entries {
@@ -89,7 +92,8 @@ fn check_database(data_dir: &Path, env_key: Option<&str>) -> Result<bool> {
     let key = quire_notebook::seal::instance_key(data_dir, &db, env_key)?;
     if !quire_notebook::SqliteDatabase::key_opens(&db, &key)? {
         return Err(BackupError::Verify(
-            "the instance key does not open the restored database's secrets (QUIRE_SECRET_KEY differs?)".into(),
+            "the instance key does not open the restored database's secrets (QUIRE_SECRET_KEY differs?)"
+                .into(),
         ));
     }
     Ok(true)

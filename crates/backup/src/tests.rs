@@ -47,7 +47,11 @@ fn fixture() -> Fixture {
     let mut files = Vec::new();
     for (i, size) in [0usize, 100, 5000, 3 << 20].into_iter().enumerate() {
         let bytes = noise(size, i as u64);
-        let nf = NewFile { filename: format!("f{i}.bin"), content_type: "application/octet-stream".into(), ..Default::default() };
+        let nf = NewFile {
+            filename: format!("f{i}.bin"),
+            content_type: "application/octet-stream".into(),
+            ..Default::default()
+        };
         let out = fs.put(&actor(), &mut Cursor::new(&bytes), nf, None).unwrap();
         files.push((out.file_id, bytes));
     }
@@ -92,7 +96,8 @@ fn backup_then_restore_is_byte_exact_and_verified() {
     // The half-finished tus upload resumes where it was.
     let rec = fs.tus_get(&actor(), &f.partial_upload).unwrap();
     assert_eq!(rec.offset, 4000);
-    let rec = fs.tus_append(&actor(), &f.partial_upload, 4000, &mut Cursor::new(noise(6000, 7)), None).unwrap();
+    let rec =
+        fs.tus_append(&actor(), &f.partial_upload, 4000, &mut Cursor::new(noise(6000, 7)), None).unwrap();
     assert!(rec.file_id.is_some());
 }
 

@@ -37,19 +37,19 @@ fn part_rel_path(id: &str) -> PathBuf {
 pub fn copy_blobs(src: &Path, dest: &Path) -> Result<BlobCopy> {
     let conn = Connection::open(dest.join("files.db"))?;
     // Chunks nobody references are garbage waiting for GC: not worth carrying over.
-    conn.execute(
-        "DELETE FROM chunks WHERE refcount = 0 AND hash NOT IN (SELECT hash FROM file_chunks)",
-        [],
-    )?;
+    conn.execute("DELETE FROM chunks WHERE refcount = 0 AND hash NOT IN (SELECT hash FROM file_chunks)", [])?;
     let mut out = BlobCopy {
         files: conn.query_row("SELECT COUNT(*) FROM files", [], |r| r.get::<_, i64>(0))? as u64,
         ..BlobCopy::default()
     };
-    let hashes: Vec<Vec<u8>> =
-        conn.prepare("SELECT hash FROM chunks")?.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+    let hashes: Vec<Vec<u8>> = conn
+        .prepare("SELECT hash FROM chunks")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
     let mut dirs = std::collections::BTreeSet::new();
     for raw in hashes {
-        let hash: Hash = raw.as_slice().try_into().map_err(|_| corrupt("a chunk row has a malformed hash"))?;
+        let hash: Hash =
+            raw.as_slice().try_into().map_err(|_| corrupt("a chunk row has a malformed hash"))?;
         let rel = chunk_rel_path(&hash);
         let copied = copy_file(&src.join(&rel), &dest.join(&rel), None).map_err(|e| match e.kind() {
             io::ErrorKind::NotFound => corrupt(&format!(

@@ -78,9 +78,13 @@ pub fn run(cmd: AdminCommand) -> anyhow::Result<()> {
                 r.took.as_secs_f64()
             );
             if !r.key_included {
-                println!("Note: secrets are sealed with QUIRE_SECRET_KEY, which is not in the backup; keep it safe.");
+                println!(
+                    "Note: secrets are sealed with QUIRE_SECRET_KEY, which is not in the backup; keep it safe."
+                );
             } else {
-                println!("Note: the backup holds the instance key (secret.key); store it as privately as the data.");
+                println!(
+                    "Note: the backup holds the instance key (secret.key); store it as privately as the data."
+                );
             }
             Ok(())
         }
@@ -100,7 +104,9 @@ pub fn run(cmd: AdminCommand) -> anyhow::Result<()> {
                 println!("Warning: notebook {id} does not load: {error}");
             }
             if !r.key_checked {
-                println!("Note: no instance key in the backup: serve with the same QUIRE_SECRET_KEY as before.");
+                println!(
+                    "Note: no instance key in the backup: serve with the same QUIRE_SECRET_KEY as before."
+                );
             }
             Ok(())
         }
