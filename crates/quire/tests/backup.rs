@@ -11,7 +11,17 @@ use std::time::Instant;
 
 const TOKEN: &str = "backup-test-token-0123456789";
 
-fn start(data: &Path) -> (Child, String) {
+/// Kills the server if the test fails half-way, so no process outlives it.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start(data: &Path) -> (Server, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_quire"))
         .args(["serve", "--no-browser", "--port", "0", "--token", TOKEN, "--rate-limit", "0", "--data-dir"])
         .arg(data)
@@ -25,12 +35,12 @@ fn start(data: &Path) -> (Child, String) {
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     let base = line.trim().strip_prefix("Quire listening on ").unwrap().split("/?token=").next().unwrap();
-    (child, base.to_string())
+    (Server(child), base.to_string())
 }
 
-fn stop(mut child: Child) {
-    Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
-    assert!(child.wait().unwrap().success(), "graceful shutdown exits 0");
+fn stop(mut server: Server) {
+    Command::new("kill").arg("-TERM").arg(server.0.id().to_string()).status().unwrap();
+    assert!(server.0.wait().unwrap().success(), "graceful shutdown exits 0");
 }
 
 fn admin(args: &[&str]) -> std::process::Output {

@@ -12,10 +12,13 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 const TOKEN: &str = "orphan-test-token-0123456789";
 
 fn start() -> (Child, String) {
-    let data = tempfile::tempdir().unwrap().keep();
+    start_in(&tempfile::tempdir().unwrap().keep())
+}
+
+fn start_in(data: &std::path::Path) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_quire"))
         .args(["serve", "--no-browser", "--port", "0", "--token", TOKEN, "--data-dir"])
-        .arg(&data)
+        .arg(data)
         .env_remove("QUIRE_HOST")
         .env_remove("QUIRE_PORT")
         .stdout(Stdio::piped())
@@ -51,8 +54,10 @@ async fn wait_gone(pids: &[u64]) {
 type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn next_event(ws: &mut Socket, event: &str) -> Value {
+    // One deadline for the whole wait: heartbeat pings arrive every 10 s and must not extend it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let msg = tokio::time::timeout(Duration::from_secs(20), ws.next()).await.unwrap().unwrap().unwrap();
+        let msg = tokio::time::timeout_at(deadline, ws.next()).await.expect(event).unwrap().unwrap();
         if let Message::Text(t) = msg {
             let v: Value = serde_json::from_str(t.as_str()).unwrap();
             if v[1] == event {
@@ -62,17 +67,22 @@ async fn next_event(ws: &mut Socket, event: &str) -> Value {
     }
 }
 
-/// A notebook running a cell that spins forever after starting a `sleep` child; returns the notebook
-/// id and the pids of the Node host and of `sleep`.
-async fn spinning_cell(addr: &str) -> (String, Vec<u64>) {
+async fn wait_ready(addr: &str) {
     quire_server::install_crypto_provider();
     let http = reqwest::Client::new();
-    let auth = format!("Bearer {TOKEN}");
     let deadline = Instant::now() + Duration::from_secs(10);
     while !http.get(format!("http://{addr}/ready")).send().await.is_ok_and(|r| r.status() == 200) {
         assert!(Instant::now() < deadline, "server never became ready");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+/// A notebook running a cell that spins forever after starting a `sleep` child; returns the notebook
+/// id and the pids of the Node host and of `sleep`.
+async fn spinning_cell(addr: &str) -> (String, Vec<u64>, Socket) {
+    wait_ready(addr).await;
+    let http = reqwest::Client::new();
+    let auth = format!("Bearer {TOKEN}");
     let post = |path: &str, body: Value| {
         let req = http.post(format!("http://{addr}{path}")).header("authorization", &auth).json(&body);
         async move { req.send().await.unwrap().json::<Value>().await.unwrap() }
@@ -97,34 +107,58 @@ async fn spinning_cell(addr: &str) -> (String, Vec<u64>) {
     let out = next_event(&mut ws, "cell:output").await;
     let pids: Vec<u64> = serde_json::from_str(out["output"]["data"].as_str().unwrap().trim()).unwrap();
     assert!(pids.iter().all(|p| alive(*p)));
-    // Keep the socket open: the run must die because of the server, not because a client left.
-    std::mem::forget(ws);
-    (id, pids)
+    (id, pids, ws)
 }
 
 #[tokio::test]
 async fn sigkill_of_the_server_leaves_no_node_process() {
     let (mut server, addr) = start();
-    let (_, pids) = spinning_cell(&addr).await;
+    let (_, pids, ws) = spinning_cell(&addr).await;
+    // Keep the socket open: the run must die because of the server, not because a client left.
+    std::mem::forget(ws);
     server.kill().unwrap();
     server.wait().unwrap();
     wait_gone(&pids).await;
 }
 
 #[tokio::test]
-async fn sigterm_stops_runs_and_exits_cleanly() {
-    let (mut server, addr) = start();
-    let (_, pids) = spinning_cell(&addr).await;
+async fn sigterm_stops_runs_loses_no_acknowledged_edit_and_exits_cleanly() {
+    let data = tempfile::tempdir().unwrap();
+    let (mut server, addr) = start_in(data.path());
+    let (id, pids, mut ws) = spinning_cell(&addr).await;
+    // An edit the server acknowledged (`pong` comes once every earlier frame is applied), then SIGTERM.
+    let source = "console.log('kept across shutdown');\n";
+    let topic = format!("session:{id}");
+    let update = json!([topic, "cell:update", {"cellId": "spin", "updates": {"source": source}}]);
+    ws.send(Message::Text(update.to_string().into())).await.unwrap();
+    let ping = json!([topic, "ping", {"requestId": "saved"}]);
+    ws.send(Message::Text(ping.to_string().into())).await.unwrap();
+    assert_eq!(next_event(&mut ws, "pong").await["requestId"], "saved");
     Command::new("kill").arg("-TERM").arg(server.id().to_string()).status().unwrap();
     let status = server.wait().unwrap();
     assert!(status.success(), "{status:?}");
     wait_gone(&pids).await;
+
+    let (mut server, addr) = start_in(data.path());
+    wait_ready(&addr).await;
+    let text = reqwest::Client::new()
+        .get(format!("http://{addr}/api/sessions/{id}/export-text"))
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("kept across shutdown"), "{text}");
+    server.kill().unwrap();
+    server.wait().unwrap();
 }
 
 #[tokio::test]
 async fn deleting_a_notebook_stops_its_processes() {
     let (mut server, addr) = start();
-    let (id, pids) = spinning_cell(&addr).await;
+    let (id, pids, _ws) = spinning_cell(&addr).await;
     let r = reqwest::Client::new()
         .delete(format!("http://{addr}/api/srcbooks/{id}"))
         .header("authorization", format!("Bearer {TOKEN}"))
