@@ -62,6 +62,7 @@ pub struct Staged {
     /// `(hash, size, stored size)` of the chunks this upload wrote; recorded at commit.
     new_chunks: Vec<(Hash, u32, u32)>,
     committed: bool,
+    started: std::time::Instant,
 }
 
 impl Drop for Staged {
@@ -190,6 +191,7 @@ impl FileStore {
             new_bytes: 0,
             new_chunks: Vec::new(),
             committed: false,
+            started: std::time::Instant::now(),
         };
         let mut written: Vec<(Hash, u32, u32)> = Vec::new();
         let p = self.config.chunk;
@@ -350,6 +352,8 @@ impl FileStore {
         self.meta.commit_file(&rec, &staged.chunks, extras)?;
         staged.committed = true;
         ticket.meta = None; // committed: the key is done, not to be released
+        let stored = if staged.inline.is_some() { staged.size } else { staged.new_bytes };
+        record_upload(staged.size, stored, staged.started.elapsed());
         Ok(UploadOutcome { file_id: rec.id, sha256, replay: false })
     }
 
@@ -369,5 +373,22 @@ impl FileStore {
         };
         let staged = self.stage(reader, adm)?;
         self.finish(actor, ticket, staged, nf)
+    }
+}
+
+/// Upload figures for `/metrics`. The dedup ratio (space saved by dedup and compression) is over
+/// everything uploaded since start.
+fn record_upload(size: u64, new_bytes: u64, took: std::time::Duration) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static TOTAL: AtomicU64 = AtomicU64::new(0);
+    static STORED: AtomicU64 = AtomicU64::new(0);
+    let total = TOTAL.fetch_add(size, Ordering::Relaxed) + size;
+    let stored = STORED.fetch_add(new_bytes, Ordering::Relaxed) + new_bytes;
+    metrics::counter!("file_uploads_total").increment(1);
+    metrics::counter!("file_upload_bytes_total").increment(size);
+    metrics::counter!("file_upload_stored_bytes_total").increment(new_bytes);
+    metrics::histogram!("file_upload_duration_seconds").record(took.as_secs_f64());
+    if total > 0 {
+        metrics::gauge!("file_upload_dedup_ratio").set(1.0 - (stored as f64 / total as f64).min(1.0));
     }
 }

@@ -27,6 +27,13 @@ impl FileStore {
 
     /// Fetch, decode and verify one chunk.
     pub(crate) fn verified_chunk(&self, hash: &Hash) -> std::result::Result<Vec<u8>, String> {
+        let result = self.verify_chunk(hash);
+        let outcome = if result.is_ok() { "ok" } else { "failed" };
+        metrics::counter!("chunk_verifications_total", "result" => outcome).increment(1);
+        result
+    }
+
+    fn verify_chunk(&self, hash: &Hash) -> std::result::Result<Vec<u8>, String> {
         let stored = match self.blobs.get(hash) {
             Ok(Some(s)) => s,
             Ok(None) => return Err("chunk is missing".into()),

@@ -43,6 +43,13 @@ fn migrations() -> Migrations<'static> {
     )])
 }
 
+/// Time spent in each SQLite statement, for `/metrics`.
+fn profile(event: rusqlite::trace::TraceEvent<'_>) {
+    if let rusqlite::trace::TraceEvent::Profile(_, took) = event {
+        metrics::histogram!("sqlite_statement_duration_seconds", "db" => "files").record(took.as_secs_f64());
+    }
+}
+
 /// Open a connection with the file store's pragmas, migrating when asked.
 pub(crate) fn connect(path: &Path, migrate: bool) -> Result<Connection> {
     let mut conn = Connection::open(path)?;
@@ -50,6 +57,7 @@ pub(crate) fn connect(path: &Path, migrate: bool) -> Result<Connection> {
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.trace_v2(rusqlite::trace::TraceEventCodes::SQLITE_TRACE_PROFILE, Some(profile));
     if migrate {
         migrations().to_latest(&mut conn).map_err(|e| FileStoreError::Database(format!("migration: {e}")))?;
     }

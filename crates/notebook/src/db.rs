@@ -106,6 +106,13 @@ fn session_hash(session: &str) -> String {
     blake3::hash(session.as_bytes()).to_hex().to_string()
 }
 
+/// Time spent in each SQLite statement, for `/metrics`.
+fn profile(event: rusqlite::trace::TraceEvent<'_>) {
+    if let rusqlite::trace::TraceEvent::Profile(_, took) = event {
+        metrics::histogram!("sqlite_statement_duration_seconds", "db" => "quire").record(took.as_secs_f64());
+    }
+}
+
 pub struct SqliteDatabase {
     conn: Mutex<Connection>,
     pub(crate) key: SealKey,
@@ -119,6 +126,7 @@ impl SqliteDatabase {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.trace_v2(rusqlite::trace::TraceEventCodes::SQLITE_TRACE_PROFILE, Some(profile));
         migrations()
             .to_latest(&mut conn)
             .map_err(|e| NotebookError::Database(format!("migration failed: {e}")))?;

@@ -89,6 +89,7 @@ pub async fn render(State(state): State<AppState>, headers: HeaderMap) -> Respon
     process_figures();
     metrics::gauge!("runtime_node_hosts").set(state.runtime.hosts() as f64);
     metrics::gauge!("runtime_active_runs").set(state.runtime.active_runs() as f64);
+    metrics::gauge!("language_service_processes").set(state.tsls.running() as f64);
     let body = handle().render();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()
 }

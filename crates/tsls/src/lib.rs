@@ -157,6 +157,11 @@ impl Manager {
         &self.installer
     }
 
+    /// tsserver processes running now.
+    pub fn running(&self) -> usize {
+        self.services.lock().unwrap_or_else(|p| p.into_inner()).values().filter(|s| s.pid().is_some()).count()
+    }
+
     pub fn get(&self, notebook_id: &str) -> Option<Arc<Service>> {
         self.services.lock().unwrap_or_else(|p| p.into_inner()).get(notebook_id).cloned()
     }

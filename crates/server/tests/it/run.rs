@@ -258,6 +258,22 @@ async fn metrics_after_a_scripted_session() {
     let s = TestServer::start_with(config).await;
     let mut nb = notebook(&s, "javascript", &[("m", "m.js", "console.log('hi')")]).await;
     assert_eq!(exec(&mut nb, "m").await.0, "hi\n");
+    // An upload and a verified download of a chunked file.
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    let part = reqwest::multipart::Part::bytes(data.clone()).file_name("m.bin");
+    let r = s.http.post(s.url("/files")).bearer_auth(crate::common::TOKEN);
+    let v: serde_json::Value = r
+        .multipart(reqwest::multipart::Form::new().part("file", part))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = v["file_id"].as_str().unwrap();
+    let r =
+        s.http.get(s.url(&format!("/files/{id}"))).bearer_auth(crate::common::TOKEN).send().await.unwrap();
+    assert_eq!(r.bytes().await.unwrap().len(), data.len());
     let anon = reqwest::Client::new();
     assert_eq!(anon.get(s.url("/metrics")).send().await.unwrap().status(), 401);
     let r = anon.get(s.url("/metrics")).bearer_auth("metrics-only-token-123").send().await.unwrap();
@@ -276,6 +292,15 @@ async fn metrics_after_a_scripted_session() {
         "runtime_node_hosts",
         "process_resident_memory_bytes",
         "process_open_fds",
+        "language_service_processes",
+        "file_uploads_total 1",
+        "file_upload_bytes_total 300000",
+        "file_upload_stored_bytes_total",
+        "file_upload_duration_seconds_bucket",
+        "file_upload_dedup_ratio",
+        "chunk_verifications_total{result=\"ok\"}",
+        "sqlite_statement_duration_seconds_bucket{db=\"quire\"",
+        "sqlite_statement_duration_seconds_bucket{db=\"files\"",
     ] {
         assert!(text.contains(family), "{family} missing from:\n{text}");
     }
