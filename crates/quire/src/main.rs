@@ -128,6 +128,15 @@ struct ServeArgs {
     /// A token that may read /metrics only (the access token always may).
     #[arg(long, env = "QUIRE_METRICS_TOKEN")]
     metrics_token: Option<String>,
+    /// Serve HTTPS with this PEM certificate chain (needs --tls-key); adds HSTS to every response.
+    #[arg(long, env = "QUIRE_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key for --tls-cert.
+    #[arg(long, env = "QUIRE_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Seconds shutdown waits for in-flight requests before dropping them.
+    #[arg(long, env = "QUIRE_SHUTDOWN_TIMEOUT", default_value_t = 10.0)]
+    shutdown_timeout: f64,
     /// The Node.js binary cells run on.
     #[arg(long, env = "QUIRE_NODE", default_value = "node")]
     node: PathBuf,
@@ -249,13 +258,17 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
     let _lock = admin::lock_data_dir(&data_dir)?;
     admin::refuse_unfinished_restore(&data_dir)?;
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        quire_server::check_tls(&quire_server::TlsFiles { cert: cert.clone(), key: key.clone() })?;
+    }
     let shutdown = shutdown_signal()?;
     let listener = tokio::net::TcpListener::bind((args.host, args.port))
         .await
         .with_context(|| format!("cannot bind {}:{}", args.host, args.port))?;
     let addr = listener.local_addr()?;
     let host = if addr.is_ipv6() { format!("[{}]", addr.ip()) } else { addr.ip().to_string() };
-    let url = format!("http://{host}:{}/?token={token}", addr.port());
+    let scheme = if args.tls_cert.is_some() { "https" } else { "http" };
+    let url = format!("{scheme}://{host}:{}/?token={token}", addr.port());
     println!("Quire listening on {url}");
     if !args.no_browser && std::env::var_os("CI").is_none() {
         open_browser(&data_dir, &url);
@@ -282,6 +295,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.secret_key = std::env::var("QUIRE_SECRET_KEY").ok();
     config.rate_limit_rps = args.rate_limit;
     config.metrics_token = args.metrics_token;
+    if let (Some(cert), Some(key)) = (args.tls_cert, args.tls_key) {
+        config.tls = Some(quire_server::TlsFiles { cert, key });
+    }
+    if !(args.shutdown_timeout.is_finite() && args.shutdown_timeout >= 0.0) {
+        bail!("--shutdown-timeout must be a number of seconds");
+    }
+    config.shutdown_grace = std::time::Duration::from_secs_f64(args.shutdown_timeout);
     if !(args.session_idle_days.is_finite() && args.session_idle_days > 0.0) {
         bail!("--session-idle-days must be a positive number");
     }

@@ -14,12 +14,19 @@ mod ratelimit;
 mod routes;
 mod stamps;
 mod state;
+mod tls;
 mod wire;
+mod workers;
 mod ws;
 
 pub use auth::random_hex;
 pub use error::ApiError;
-pub use state::Config;
+pub use state::{Config, TlsFiles};
+
+/// Check a certificate and key before binding, so a bad pair fails before anything is announced.
+pub fn check_tls(files: &TlsFiles) -> anyhow::Result<()> {
+    tls::server_config(files).map(|_| ())
+}
 
 use axum::http::{HeaderValue, header};
 use axum::serve::ListenerExt;
@@ -31,11 +38,15 @@ use std::sync::atomic::Ordering;
 
 /// Security headers on every response (the UI and API set nothing that needs more).
 async fn security_headers(
+    axum::extract::State(state): axum::extract::State<AppState>,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
+    if state.config.tls.is_some() {
+        h.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000"));
+    }
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
@@ -109,6 +120,7 @@ fn build_state(config: Config) -> anyhow::Result<AppState> {
         runtime,
         request_limit: (config_rps > 0).then(|| ratelimit::Gcra::new(config_rps as f64, config_rps * 2)),
         auth_failure_limit: ratelimit::Gcra::new(auth_per_min as f64 / 60.0, auth_per_min.max(1)),
+        workers: Default::default(),
     }))
 }
 
@@ -130,7 +142,7 @@ pub fn app(state: AppState) -> axum::Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), audit::record))
         .layer(axum::middleware::from_fn(metrics::track))
         .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit))
-        .layer(axum::middleware::from_fn(security_headers))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), security_headers))
         .layer(axum::middleware::from_fn(log::log_requests))
         .with_state(state)
 }
@@ -161,6 +173,7 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let tls_config = config.tls.as_ref().map(tls::server_config).transpose()?;
     let state = build_state(config)?;
     ws::tsserver::spawn_forwarder(&state);
     let loader = state.clone();
@@ -177,20 +190,45 @@ pub async fn serve(
         loader.ready.store(true, Ordering::Release);
     });
     files::spawn_sweeper(state.clone());
-    // TCP_NODELAY: small WebSocket frames must not wait for a delayed ACK (~40 ms).
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::warn!(error = %e, "could not set TCP_NODELAY");
-        }
-    });
     let service = app(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let closing = state.clone();
+    let begun = Arc::new(tokio::sync::Notify::new());
+    let notify = begun.clone();
     let shutdown = async move {
         shutdown.await;
+        // Load balancers stop sending new work while the old drains.
+        closing.ready.store(false, Ordering::Release);
+        notify.notify_one();
         // Upgraded WebSocket connections are not part of HTTP's graceful shutdown: tell them.
         closing.hub.close_all();
     };
-    let served = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
+    let grace = state.config.shutdown_grace;
+    let grace_over = async move {
+        begun.notified().await;
+        tokio::time::sleep(grace).await;
+        tracing::warn!(
+            grace_secs = grace.as_secs_f64(),
+            "requests still running after the shutdown grace period; dropped"
+        );
+    };
+    // Two listener types, one serving loop (axum's generic bounds are not worth spelling out).
+    macro_rules! serve_on {
+        ($listener:expr) => {
+            tokio::select! {
+                r = axum::serve($listener, service).with_graceful_shutdown(shutdown) => r,
+                _ = grace_over => Ok(()),
+            }
+        };
+    }
+    let served = match tls_config {
+        Some(config) => serve_on!(tls::TlsListener::new(listener, config)?.tap_io(|_| {})),
+        // TCP_NODELAY: small WebSocket frames must not wait for a delayed ACK (~40 ms).
+        None => serve_on!(listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::warn!(error = %e, "could not set TCP_NODELAY");
+            }
+        })),
+    };
     state.ready.store(false, Ordering::Release);
     state.tsls.shutdown().await;
     // Whatever happened to the listener, no Node process outlives the server.

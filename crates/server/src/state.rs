@@ -50,6 +50,16 @@ pub struct Config {
     pub metrics_token: Option<String>,
     /// The instance key (64 hex digits) when given by the environment; else `DATA_DIR/secret.key`.
     pub secret_key: Option<String>,
+    /// How long shutdown waits for in-flight requests before dropping them.
+    pub shutdown_grace: Duration,
+    /// Serve HTTPS with this PEM certificate chain and private key.
+    pub tls: Option<TlsFiles>,
+}
+
+#[derive(Clone, Debug)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 impl std::fmt::Debug for Config {
@@ -92,6 +102,8 @@ impl Config {
             node: PathBuf::from("node"),
             secret_key: None,
             metrics_token: None,
+            shutdown_grace: Duration::from_secs(10),
+            tls: None,
         }
     }
 }
@@ -112,6 +124,7 @@ pub struct Inner {
     pub runtime: Arc<quire_runtime::Runtime>,
     pub request_limit: Option<crate::ratelimit::Gcra>,
     pub auth_failure_limit: crate::ratelimit::Gcra,
+    pub workers: crate::workers::Workers,
 }
 
 pub type AppState = Arc<Inner>;

@@ -251,6 +251,8 @@ pub fn permissions(role: &str) -> Value {
     }
 }
 
+const SWEEPER: &str = "files.sweeper";
+
 /// Every minute: expired files and uploads are swept, chunks past their grace period collected, and
 /// the next slice of chunks scrubbed (re-hashed).
 pub fn spawn_sweeper(s: AppState) {
@@ -263,7 +265,9 @@ pub fn spawn_sweeper(s: AppState) {
             Ok(Err(e)) => tracing::error!(error = %e, "orphan chunk scan failed"),
             _ => {}
         }
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        let every = std::time::Duration::from_secs(60);
+        s.workers.register(SWEEPER, every);
+        let mut tick = tokio::time::interval(every);
         loop {
             tick.tick().await;
             let files = s.files.clone();
@@ -274,6 +278,7 @@ pub fn spawn_sweeper(s: AppState) {
             .await
             {
                 Ok(Ok((r, scrub))) => {
+                    s.workers.record(SWEEPER, Ok(()));
                     if r != Default::default() {
                         tracing::info!(?r, "file store swept");
                     }
@@ -281,8 +286,11 @@ pub fn spawn_sweeper(s: AppState) {
                         tracing::error!(?scrub, "scrub found damaged chunks");
                     }
                 }
-                Ok(Err(e)) => tracing::error!(error = %e, "file store sweep failed"),
-                Err(_) => {}
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "file store sweep failed");
+                    s.workers.record(SWEEPER, Err(e.to_string()));
+                }
+                Err(e) => s.workers.record(SWEEPER, Err(format!("sweep task died: {e}"))),
             }
         }
     });

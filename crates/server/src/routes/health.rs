@@ -35,7 +35,13 @@ pub async fn health(State(s): State<AppState>) -> (StatusCode, Json<Value>) {
         Some(_) => "degraded",
         None => "unknown",
     };
-    let status = if status == "healthy" && disk == "degraded" { "degraded" } else { status };
+    let (workers, worker_details) = s.workers.report();
+    let language = if !s.config.language_service { "disabled" } else { "ok" };
+    let status = if status == "healthy" && (disk == "degraded" || workers == "degraded") {
+        "degraded"
+    } else {
+        status
+    };
     let code = if db_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     let body = json!({
         "status": status,
@@ -50,9 +56,13 @@ pub async fn health(State(s): State<AppState>) -> (StatusCode, Json<Value>) {
             "files": if files_ok { "ok" } else { "down" },
             "disk": disk,
             "runtime": "ok",
+            "languageServices": language,
+            "workers": workers,
         },
         "disk": {"freeBytes": free, "lowBytes": low},
         "runtime": {"nodeHosts": s.runtime.hosts(), "activeRuns": s.runtime.active_runs()},
+        "languageServices": {"enabled": s.config.language_service, "running": s.tsls.running()},
+        "workers": worker_details,
         "notebooks": {"loaded": s.store.list().len(), "failed": failed},
     });
     (code, Json(body))

@@ -5,6 +5,7 @@ mod files;
 mod notebooks;
 mod run;
 mod security;
+mod transport;
 mod tsserver;
 mod tus_client;
 mod ui;

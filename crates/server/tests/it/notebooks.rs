@@ -272,5 +272,19 @@ async fn health_reports_disk_and_runtime() {
     assert!(v["disk"]["freeBytes"].as_u64().unwrap() > 0);
     assert_eq!(v["components"]["runtime"], "ok");
     assert_eq!(v["runtime"]["activeRuns"], 0);
+    assert_eq!(v["components"]["languageServices"], "disabled");
+    assert_eq!(v["languageServices"]["running"], 0);
+    // The file store's sweeper reports in: registered at start, its first run comes at once.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (_, v) = s.get("/health").await;
+        assert_eq!(v["components"]["workers"], "ok");
+        if v["workers"]["files.sweeper"]["runs"].as_u64().unwrap_or(0) >= 1 {
+            assert_eq!(v["workers"]["files.sweeper"]["status"], "ok");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the sweeper never ran: {v}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     drop(tmp);
 }
