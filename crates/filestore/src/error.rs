@@ -42,11 +42,36 @@ pub enum FileStoreError {
     Io(#[from] std::io::Error),
     #[error("database error: {0}")]
     Database(String),
+    /// Another writer held the database past the busy timeout (retried meanwhile); try again later.
+    #[error("The database is busy; try again shortly ({0})")]
+    Busy(String),
+}
+
+impl FileStoreError {
+    /// The write failed for lack of disk space (ENOSPC, EDQUOT, SQLITE_FULL).
+    pub fn is_storage_full(&self) -> bool {
+        match self {
+            FileStoreError::Io(e) => {
+                e.kind() == std::io::ErrorKind::StorageFull
+                    || e.kind() == std::io::ErrorKind::QuotaExceeded
+                    || matches!(e.raw_os_error(), Some(28 | 122))
+            }
+            FileStoreError::Database(m) => m.contains("database or disk is full"),
+            _ => false,
+        }
+    }
 }
 
 impl From<rusqlite::Error> for FileStoreError {
     fn from(e: rusqlite::Error) -> Self {
-        FileStoreError::Database(e.to_string())
+        use rusqlite::ErrorCode as C;
+        match e.sqlite_error_code() {
+            Some(C::DatabaseBusy | C::DatabaseLocked) => FileStoreError::Busy(e.to_string()),
+            Some(C::DiskFull) => {
+                FileStoreError::Io(std::io::Error::new(std::io::ErrorKind::StorageFull, e.to_string()))
+            }
+            _ => FileStoreError::Database(e.to_string()),
+        }
     }
 }
 

@@ -66,18 +66,16 @@ pub struct Staged {
 }
 
 impl Drop for Staged {
-    /// An upload that never committed (error, replay, 422) leaves its new chunks as unreferenced
-    /// rows, so GC removes them after the grace period instead of leaking them.
+    /// An upload that never committed (error, replay, 422) gives back at once the space of the new
+    /// chunks nothing else uses (a failed upload on a full disk must not keep the disk full); the rest
+    /// become unreferenced rows that GC removes after the grace period.
     fn drop(&mut self) {
-        if !self.committed {
-            for (h, size, stored) in &self.new_chunks {
-                if let Err(e) = self.store.meta.record_chunk(h, *size, *stored, now_ms()) {
-                    tracing::warn!(error = %e, "could not record an abandoned chunk for GC");
-                }
-            }
-        }
         let hashes: Vec<Hash> = self.chunks.iter().map(|c| c.hash).collect();
-        self.store.unpin(&hashes);
+        if self.committed {
+            self.store.unpin(&hashes);
+        } else {
+            self.store.discard(&hashes, &self.new_chunks);
+        }
     }
 }
 
@@ -201,21 +199,29 @@ impl FileStore {
         let (tx, rx) = std::sync::mpsc::sync_channel::<(Hash, Arc<Vec<u8>>)>(2);
         let (htx, hrx) = std::sync::mpsc::sync_channel::<Arc<Vec<u8>>>(2);
         let mut digests = ([0u8; 32], [0u8; 32]);
-        let rx = std::sync::Mutex::new(rx);
+        // Shared by the writers only: once both have stopped (say, the disk is full) the receiver is
+        // gone and the chunker's next send fails instead of blocking forever.
+        let rx = Arc::new(std::sync::Mutex::new(rx));
+        let failed = std::sync::atomic::AtomicBool::new(false);
         let result = std::thread::scope(|scope| -> Result<()> {
-            let rx = &rx;
             let blobs = &self.blobs;
-            let write = move || -> Result<Vec<(Hash, u32, u32)>> {
-                let mut done = Vec::new();
-                loop {
-                    let next = crate::lock(rx).recv();
-                    let Ok((hash, data)) = next else { return Ok(done) };
-                    let stored = blob::encode(&data);
-                    blobs.put(&hash, &stored)?;
-                    done.push((hash, data.len() as u32, stored.len() as u32));
+            let failed = &failed;
+            let write = |rx: Arc<std::sync::Mutex<std::sync::mpsc::Receiver<(Hash, Arc<Vec<u8>>)>>>| {
+                move || -> Result<Vec<(Hash, u32, u32)>> {
+                    let mut done = Vec::new();
+                    loop {
+                        let next = crate::lock(&rx).recv();
+                        let Ok((hash, data)) = next else { return Ok(done) };
+                        let stored = blob::encode(&data);
+                        if let Err(e) = blobs.put(&hash, &stored) {
+                            failed.store(true, std::sync::atomic::Ordering::Relaxed);
+                            return Err(e);
+                        }
+                        done.push((hash, data.len() as u32, stored.len() as u32));
+                    }
                 }
             };
-            let writers = [scope.spawn(write), scope.spawn(write)];
+            let writers = [scope.spawn(write(rx.clone())), scope.spawn(write(rx))];
             let hasher = scope.spawn(move || {
                 let (mut b3, mut sha) = (blake3::Hasher::new(), sha2::Sha256::new());
                 for data in hrx {
@@ -244,8 +250,9 @@ impl FileStore {
                     self.pin(&hash);
                     staged.chunks.push(ChunkRef { hash, offset: c.offset, len: c.length as u32 });
                     let known = self.meta.chunk_exists(&hash)? && self.blobs.exists(&hash)?;
-                    if !known && seen.insert(hash) && tx.send((hash, data)).is_err() {
-                        break; // the writer failed; its error is reported below
+                    let failing = failed.load(std::sync::atomic::Ordering::Relaxed);
+                    if failing || !known && seen.insert(hash) && tx.send((hash, data)).is_err() {
+                        break; // a writer failed; its error is reported below
                     }
                 }
                 Ok(())

@@ -246,7 +246,27 @@ impl FileStore {
     }
 
     fn unpin(&self, hashes: &[Hash]) {
+        Self::unpin_locked(&mut lock(&self.pins), hashes);
+    }
+
+    /// Unpin an abandoned upload's chunks and delete the blobs it wrote that no other upload has
+    /// pinned and no chunk row knows. Under the pin lock, like GC: another upload's dedup decision
+    /// (pin, then check) and this deletion never interleave.
+    fn discard(&self, hashes: &[Hash], written: &[(Hash, u32, u32)]) {
         let mut pins = lock(&self.pins);
+        Self::unpin_locked(&mut pins, hashes);
+        for (h, size, stored) in written {
+            let unused = !pins.contains_key(h) && matches!(self.meta.chunk_exists(h), Ok(false));
+            if unused && self.blobs.delete(h).is_ok() {
+                continue;
+            }
+            if let Err(e) = self.meta.record_chunk(h, *size, *stored, now_ms()) {
+                tracing::warn!(error = %e, "could not record an abandoned chunk for GC");
+            }
+        }
+    }
+
+    fn unpin_locked(pins: &mut HashMap<Hash, u32>, hashes: &[Hash]) {
         for h in hashes {
             if let Some(n) = pins.get_mut(h) {
                 *n -= 1;

@@ -35,12 +35,29 @@ pub enum NotebookError {
     Io(#[from] io::Error),
     #[error("database error: {0}")]
     Database(String),
+    /// Another writer held the database past the busy timeout (retried meanwhile); try again later.
+    #[error("The database is busy; try again shortly ({0})")]
+    Busy(String),
+    #[error("The disk is full: {0}")]
+    StorageFull(String),
 }
 
 impl From<rusqlite::Error> for NotebookError {
     fn from(e: rusqlite::Error) -> Self {
-        NotebookError::Database(e.to_string())
+        use rusqlite::ErrorCode as C;
+        match e.sqlite_error_code() {
+            Some(C::DatabaseBusy | C::DatabaseLocked) => NotebookError::Busy(e.to_string()),
+            Some(C::DiskFull) => NotebookError::StorageFull(e.to_string()),
+            _ => NotebookError::Database(e.to_string()),
+        }
     }
+}
+
+/// ENOSPC and EDQUOT: the write failed for lack of space, not because anything is broken.
+pub fn is_storage_full(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::StorageFull
+        || e.kind() == io::ErrorKind::QuotaExceeded
+        || matches!(e.raw_os_error(), Some(28 | 122))
 }
 
 pub type Result<T, E = NotebookError> = std::result::Result<T, E>;

@@ -15,7 +15,7 @@ mod store;
 
 pub use db::{AuditEntry, Database, SENSITIVE_SETTINGS, Secret, SqliteDatabase};
 pub use edit::CellUpdate;
-pub use error::{NotebookError, Result};
+pub use error::{NotebookError, Result, is_storage_full};
 pub use ids::{check_notebook_id, check_secret_name, contain};
 pub use seal::SealKey;
 pub use store::{Handle, LoadFailure, NotebookStore, OpenNotebook, lock, now_ms};

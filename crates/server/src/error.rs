@@ -44,7 +44,12 @@ impl IntoResponse for ApiError {
         if self.status.is_server_error() {
             tracing::error!(code = self.code, message = %self.message, "request failed");
         }
-        (self.status, axum::Json(self.body())).into_response()
+        let mut resp = (self.status, axum::Json(self.body())).into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            resp.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
+        }
+        resp
     }
 }
 
@@ -66,6 +71,11 @@ impl From<NotebookError> for ApiError {
             E::InvalidCell(_) => (S::UNPROCESSABLE_ENTITY, "invalid_cell", None),
             E::InvalidInput(_) => (S::UNPROCESSABLE_ENTITY, "invalid_input", None),
             E::InvalidSrcmd(_) => (S::UNPROCESSABLE_ENTITY, "invalid_srcmd", None),
+            E::Io(err) if quire_notebook::is_storage_full(err) => {
+                (S::INSUFFICIENT_STORAGE, "insufficient_storage", None)
+            }
+            E::StorageFull(_) => (S::INSUFFICIENT_STORAGE, "insufficient_storage", None),
+            E::Busy(_) => (S::SERVICE_UNAVAILABLE, "database_busy", None),
             E::Io(err) => {
                 tracing::error!(error = %err, "notebook write failed");
                 (S::INTERNAL_SERVER_ERROR, "io_error", None)

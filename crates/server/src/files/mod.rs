@@ -52,7 +52,12 @@ impl IntoResponse for FileError {
         if let Some(c) = self.context {
             body["context"] = c;
         }
-        (self.status, axum::Json(body)).into_response()
+        let mut resp = (self.status, axum::Json(body)).into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            resp.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
+        }
+        resp
     }
 }
 
@@ -84,6 +89,8 @@ impl From<FileStoreError> for FileError {
             }
             E::ChecksumMismatch => (checksum_mismatch(), "CHECKSUM_MISMATCH", None),
             E::Aborted(_) => (S::BAD_REQUEST, "UPLOAD_ERROR", None),
+            _ if e.is_storage_full() => (S::INSUFFICIENT_STORAGE, "INSUFFICIENT_STORAGE", None),
+            E::Busy(_) => (S::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE", None),
             E::Io(_) | E::Database(_) => (S::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", None),
         };
         FileError { status, code, message, context }
