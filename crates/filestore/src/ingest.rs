@@ -206,7 +206,7 @@ impl FileStore {
         let result = std::thread::scope(|scope| -> Result<()> {
             let blobs = &self.blobs;
             let failed = &failed;
-            let write = |rx: Arc<std::sync::Mutex<std::sync::mpsc::Receiver<(Hash, Arc<Vec<u8>>)>>>| {
+            let write = |rx: Arc<std::sync::Mutex<ChunkQueue>>| {
                 move || -> Result<Vec<(Hash, u32, u32)>> {
                     let mut done = Vec::new();
                     loop {
@@ -382,6 +382,9 @@ impl FileStore {
         self.finish(actor, ticket, staged, nf)
     }
 }
+
+/// Chunks on their way from the chunker to the writers.
+type ChunkQueue = std::sync::mpsc::Receiver<(Hash, Arc<Vec<u8>>)>;
 
 /// Upload figures for `/metrics`. The dedup ratio (space saved by dedup and compression) is over
 /// everything uploaded since start.
