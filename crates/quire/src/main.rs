@@ -122,6 +122,9 @@ struct ServeArgs {
     /// Requests per second per client IP (bursts of twice that); 0 turns the limit off.
     #[arg(long, env = "QUIRE_RATE_LIMIT", default_value_t = 200)]
     rate_limit: u32,
+    /// Requests per second per file-store account (bursts of twice that); 0 turns the limit off.
+    #[arg(long, env = "QUIRE_USER_RATE_LIMIT", default_value_t = 100)]
+    user_rate_limit: u32,
     /// Wrong-token attempts per minute per client IP before answers become 429.
     #[arg(long, env = "QUIRE_AUTH_FAILURES_PER_MINUTE", default_value_t = 10)]
     auth_failures_per_minute: u32,
@@ -294,6 +297,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.node = args.node;
     config.secret_key = std::env::var("QUIRE_SECRET_KEY").ok();
     config.rate_limit_rps = args.rate_limit;
+    config.user_rate_limit_rps = args.user_rate_limit;
     config.metrics_token = args.metrics_token;
     if let (Some(cert), Some(key)) = (args.tls_cert, args.tls_key) {
         config.tls = Some(quire_server::TlsFiles { cert, key });

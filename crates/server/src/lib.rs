@@ -105,6 +105,7 @@ fn build_state(config: Config) -> anyhow::Result<AppState> {
     let runtime = quire_runtime::Runtime::new(rc)?;
     metrics::init();
     let (config_rps, auth_per_min) = (config.rate_limit_rps, config.auth_failures_per_minute);
+    let user_rps = config.user_rate_limit_rps;
     Ok(Arc::new(Inner {
         config,
         store,
@@ -120,6 +121,7 @@ fn build_state(config: Config) -> anyhow::Result<AppState> {
         runtime,
         request_limit: (config_rps > 0).then(|| ratelimit::Gcra::new(config_rps as f64, config_rps * 2)),
         auth_failure_limit: ratelimit::Gcra::new(auth_per_min as f64 / 60.0, auth_per_min.max(1)),
+        user_limit: (user_rps > 0).then(|| ratelimit::Gcra::new(user_rps as f64, user_rps * 2)),
         workers: Default::default(),
     }))
 }

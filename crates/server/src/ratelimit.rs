@@ -1,32 +1,34 @@
-//! Per-client-IP rate limits with GCRA (a token bucket kept as one timestamp per key): a general limit
-//! on every request, and a strict one on failed token attempts (brute force). Over the limit: 429 with
-//! `Retry-After`.
+//! Rate limits with GCRA (a token bucket kept as one timestamp per key): per client IP, a general limit
+//! on every request and a strict one on failed token attempts (brute force); per file-store user, a
+//! limit on their requests (so one account cannot hog the store from many addresses). Over the limit:
+//! 429 with `Retry-After`.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-pub struct Gcra {
+pub struct Gcra<K = IpAddr> {
     /// Time one request "costs" (1 / rate).
     interval: Duration,
     /// How far ahead of now the theoretical arrival time may run (the burst).
     tolerance: Duration,
-    tat: Mutex<HashMap<IpAddr, Instant>>,
+    tat: Mutex<HashMap<K, Instant>>,
 }
 
 /// Keys idle this long are forgotten, so the map stays bounded by recent clients.
 const SWEEP_AT: usize = 10_000;
 
-impl Gcra {
+impl<K: std::hash::Hash + Eq> Gcra<K> {
     /// `per_second` requests per second on average, `burst` at once.
-    pub fn new(per_second: f64, burst: u32) -> Gcra {
+    pub fn new(per_second: f64, burst: u32) -> Gcra<K> {
         let interval = Duration::from_secs_f64(1.0 / per_second.max(1e-6));
         Gcra { interval, tolerance: interval * burst.saturating_sub(1), tat: Mutex::default() }
     }
 
-    /// Count one request from `ip`; `Err(retry_after)` when over the limit (nothing is counted then).
-    pub fn check(&self, ip: IpAddr, now: Instant) -> Result<(), Duration> {
+    /// Count one request from `ip` (or any key); `Err(retry_after)` when over the limit (nothing is
+    /// counted then).
+    pub fn check(&self, ip: K, now: Instant) -> Result<(), Duration> {
         let mut map = self.tat.lock().unwrap_or_else(|p| p.into_inner());
         if map.len() >= SWEEP_AT {
             map.retain(|_, t| *t > now);
@@ -41,10 +43,15 @@ impl Gcra {
     }
 }
 
+/// Whole seconds to wait (at least 1), for `Retry-After`.
+pub fn retry_secs(retry: Duration) -> u64 {
+    (retry.as_secs() + u64::from(retry.subsec_nanos() > 0)).max(1)
+}
+
 /// `429 Too Many Requests` with `Retry-After` in whole seconds (at least 1).
 pub fn too_many(retry: Duration) -> axum::response::Response {
     use axum::response::IntoResponse;
-    let secs = retry.as_secs() + u64::from(retry.subsec_nanos() > 0);
+    let secs = retry_secs(retry);
     let mut resp = crate::error::ApiError::new(
         axum::http::StatusCode::TOO_MANY_REQUESTS,
         "rate_limited",
@@ -73,5 +80,9 @@ mod tests {
         assert!(wait <= Duration::from_millis(100) && wait > Duration::ZERO, "{wait:?}");
         assert!(g.check(ip, t0 + Duration::from_millis(100)).is_ok());
         assert!(g.check("10.0.0.2".parse().unwrap(), t0).is_ok(), "keys are independent");
+        let users: Gcra<String> = Gcra::new(1.0, 1);
+        assert!(users.check("u1".into(), t0).is_ok());
+        assert!(users.check("u1".into(), t0).is_err());
+        assert!(users.check("u2".into(), t0).is_ok());
     }
 }

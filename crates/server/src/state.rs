@@ -22,6 +22,8 @@ pub struct Config {
     pub max_ws_message_bytes: usize,
     /// Requests per second per client IP (burst: twice that); 0 turns the limit off.
     pub rate_limit_rps: u32,
+    /// Requests per second per file-store user (bursts of twice that); 0 turns the limit off.
+    pub user_rate_limit_rps: u32,
     /// Failed token attempts per minute per client IP before 429s.
     pub auth_failures_per_minute: u32,
     /// A browser session unused this long is signed out.
@@ -89,6 +91,7 @@ impl Config {
             disk_low_bytes: 1 << 30,
             session_idle: Duration::from_secs(7 * 24 * 3600),
             rate_limit_rps: 200,
+            user_rate_limit_rps: 100,
             auth_failures_per_minute: 10,
             url_import_max_bytes: 10 * 1024 * 1024,
             url_import_timeout: Duration::from_secs(30),
@@ -124,6 +127,7 @@ pub struct Inner {
     pub runtime: Arc<quire_runtime::Runtime>,
     pub request_limit: Option<crate::ratelimit::Gcra>,
     pub auth_failure_limit: crate::ratelimit::Gcra,
+    pub user_limit: Option<crate::ratelimit::Gcra<String>>,
     pub workers: crate::workers::Workers,
 }
 

@@ -52,10 +52,13 @@ impl IntoResponse for FileError {
         if let Some(c) = self.context {
             body["context"] = c;
         }
+        let retry = match body["context"]["retry_after"].as_u64() {
+            Some(secs) => Some(secs.to_string()),
+            None => (self.status == StatusCode::SERVICE_UNAVAILABLE).then(|| "1".to_string()),
+        };
         let mut resp = (self.status, axum::Json(body)).into_response();
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
-            resp.headers_mut()
-                .insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
+        if let Some(v) = retry.and_then(|r| axum::http::HeaderValue::from_str(&r).ok()) {
+            resp.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
         }
         resp
     }
@@ -163,7 +166,21 @@ pub async fn actor(s: &AppState, headers: &HeaderMap, uri: &Uri) -> FileResult<A
     })
     .await?;
     match user {
-        Some(u) => Ok(Actor { admin: u.role == "admin", user_id: u.id }),
+        Some(u) => {
+            if let Some(limit) = &s.user_limit
+                && let Err(wait) = limit.check(u.id.clone(), std::time::Instant::now())
+            {
+                let secs = crate::ratelimit::retry_secs(wait);
+                let mut e = FileError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "RATE_LIMIT_EXCEEDED",
+                    format!("Too many requests for this account; retry in {secs} s"),
+                );
+                e.context = Some(json!({"retry_after": secs}));
+                return Err(e);
+            }
+            Ok(Actor { admin: u.role == "admin", user_id: u.id })
+        }
         None => Err(FileError::new(
             StatusCode::UNAUTHORIZED,
             "AUTHENTICATION_ERROR",

@@ -643,3 +643,25 @@ async fn a_100_mib_file_round_trips_byte_exact() {
     assert_eq!(h["x-file-size"], (100usize << 20).to_string().as_str());
     assert!(body == data, "100 MiB must round-trip byte-exact");
 }
+
+#[tokio::test]
+async fn each_account_has_its_own_rate_limit() {
+    let (s, _tmp) = start(true, |c| {
+        c.user_rate_limit_rps = 2;
+        c.rate_limit_rps = 0;
+    })
+    .await;
+    let (a, b) = (register(&s, "a@example.com").await, register(&s, "b@example.com").await);
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        statuses.push(client().get(s.url("/quota")).bearer_auth(&a).send().await.unwrap());
+    }
+    let limited = statuses.iter().position(|r| r.status() == 429).expect("a burst past the limit gets 429");
+    assert!(limited >= 3, "the burst (4) passes first: {limited}");
+    let r = statuses.remove(limited);
+    assert!(r.headers()["retry-after"].to_str().unwrap().parse::<u64>().unwrap() >= 1);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["code"], "RATE_LIMIT_EXCEEDED");
+    // Another account, from the same address, is not slowed by the first one.
+    assert_eq!(client().get(s.url("/quota")).bearer_auth(&b).send().await.unwrap().status(), 200);
+}
