@@ -137,6 +137,10 @@ struct ServeArgs {
     /// The PEM private key for --tls-cert.
     #[arg(long, env = "QUIRE_TLS_KEY", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// Export a trace span per request to this OpenTelemetry collector (OTLP over HTTP, JSON), e.g.
+    /// http://127.0.0.1:4318. Off by default.
+    #[arg(long, env = "QUIRE_OTLP_ENDPOINT")]
+    otlp_endpoint: Option<String>,
     /// Seconds shutdown waits for in-flight requests before dropping them.
     #[arg(long, env = "QUIRE_SHUTDOWN_TIMEOUT", default_value_t = 10.0)]
     shutdown_timeout: f64,
@@ -298,6 +302,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.secret_key = std::env::var("QUIRE_SECRET_KEY").ok();
     config.rate_limit_rps = args.rate_limit;
     config.user_rate_limit_rps = args.user_rate_limit;
+    if let Some(e) = &args.otlp_endpoint
+        && !(e.starts_with("http://") || e.starts_with("https://"))
+    {
+        bail!("--otlp-endpoint must be an http:// or https:// URL, got {e}");
+    }
+    config.otlp_endpoint = args.otlp_endpoint;
     config.metrics_token = args.metrics_token;
     if let (Some(cert), Some(key)) = (args.tls_cert, args.tls_key) {
         config.tls = Some(quire_server::TlsFiles { cert, key });

@@ -10,6 +10,7 @@ mod extract;
 mod files;
 mod log;
 mod metrics;
+mod otlp;
 mod ratelimit;
 mod routes;
 mod stamps;
@@ -106,6 +107,7 @@ fn build_state(config: Config) -> anyhow::Result<AppState> {
     metrics::init();
     let (config_rps, auth_per_min) = (config.rate_limit_rps, config.auth_failures_per_minute);
     let user_rps = config.user_rate_limit_rps;
+    let otlp = config.otlp_endpoint.as_deref().map(|e| otlp::Exporter::start(e, http.clone()));
     Ok(Arc::new(Inner {
         config,
         store,
@@ -123,6 +125,7 @@ fn build_state(config: Config) -> anyhow::Result<AppState> {
         auth_failure_limit: ratelimit::Gcra::new(auth_per_min as f64 / 60.0, auth_per_min.max(1)),
         user_limit: (user_rps > 0).then(|| ratelimit::Gcra::new(user_rps as f64, user_rps * 2)),
         workers: Default::default(),
+        otlp,
     }))
 }
 
@@ -143,6 +146,7 @@ pub fn app(state: AppState) -> axum::Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::guard))
         .layer(axum::middleware::from_fn_with_state(state.clone(), audit::record))
         .layer(axum::middleware::from_fn(metrics::track))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), otlp::trace_requests))
         .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit))
         .layer(axum::middleware::from_fn_with_state(state.clone(), security_headers))
         .layer(axum::middleware::from_fn(log::log_requests))
@@ -235,6 +239,9 @@ pub async fn serve(
     state.tsls.shutdown().await;
     // Whatever happened to the listener, no Node process outlives the server.
     state.runtime.shutdown().await;
+    if let Some(exporter) = &state.otlp {
+        exporter.shutdown().await;
+    }
     served?;
     Ok(())
 }

@@ -56,6 +56,8 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Serve HTTPS with this PEM certificate chain and private key.
     pub tls: Option<TlsFiles>,
+    /// Export a span per request to this OTLP/HTTP collector (`http://host:4318`).
+    pub otlp_endpoint: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -107,6 +109,7 @@ impl Config {
             metrics_token: None,
             shutdown_grace: Duration::from_secs(10),
             tls: None,
+            otlp_endpoint: None,
         }
     }
 }
@@ -129,6 +132,7 @@ pub struct Inner {
     pub auth_failure_limit: crate::ratelimit::Gcra,
     pub user_limit: Option<crate::ratelimit::Gcra<String>>,
     pub workers: crate::workers::Workers,
+    pub otlp: Option<crate::otlp::Exporter>,
 }
 
 pub type AppState = Arc<Inner>;

@@ -4,6 +4,7 @@ mod common;
 mod faults;
 mod files;
 mod notebooks;
+mod otlp;
 mod run;
 mod security;
 mod transport;
