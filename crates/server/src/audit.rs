@@ -1,4 +1,5 @@
-//! The audit log: logins, failed logins, secret and settings changes, notebook deletes and approvals —
+//! The audit log: logins, failed logins, file-store accounts and API keys, secret and settings changes,
+//! notebook deletes and approvals, file deletes —
 //! who (token, browser session, or anonymous), what, when, from where, and the outcome. One middleware
 //! maps the route template and method to an action, so handlers stay free of bookkeeping. Each entry
 //! goes to the append-only `audit` table and to the log (target `audit`).
@@ -24,6 +25,11 @@ fn action(method: &Method, route: &str, path: &str, query_token: bool) -> Option
         ("POST", "/api/sessions/{id}/approve") => "notebook.approve",
         ("DELETE", "/files/{id}") => "file.delete",
         ("POST", "/auth/login") => "auth.login",
+        ("POST", "/auth/logout") => "auth.logout",
+        ("POST", "/auth/register") => "user.create",
+        ("POST", "/auth/api-keys") => "apikey.create",
+        ("DELETE", "/auth/api-keys/{id}") => "apikey.revoke",
+        ("POST", "/auth/api-keys/{id}/rotate") => "apikey.rotate",
         _ if query_token && !path.starts_with("/api") => "auth.login",
         _ => return None,
     })

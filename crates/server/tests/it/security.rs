@@ -434,3 +434,60 @@ async fn browser_sessions_outlive_a_restart_but_not_a_new_token() {
     assert_eq!(r.status(), 401);
     drop(tmp);
 }
+
+#[tokio::test]
+async fn audit_log_covers_accounts_api_keys_and_file_deletes() {
+    let s = TestServer::start().await;
+    let anon = reqwest::Client::new();
+    let creds = json!({"email": "a@x.io", "password": "longenough"});
+    assert_eq!(s.http.post(s.url("/auth/register")).json(&creds).send().await.unwrap().status(), 201);
+    let ok: serde_json::Value =
+        anon.post(s.url("/auth/login")).json(&creds).send().await.unwrap().json().await.unwrap();
+    let access = ok["accessToken"].as_str().unwrap().to_string();
+    let bad = json!({"email": "a@x.io", "password": "wrong-password"});
+    assert_eq!(anon.post(s.url("/auth/login")).json(&bad).send().await.unwrap().status(), 401);
+    let r = anon.post(s.url("/auth/api-keys")).bearer_auth(&access).json(&json!({"name": "ci"})).send().await;
+    let key: serde_json::Value = r.unwrap().json().await.unwrap();
+    let key_id = key["id"].as_str().or(key["key"]["id"].as_str()).unwrap().to_string();
+    let r = anon.post(s.url(&format!("/auth/api-keys/{key_id}/rotate"))).bearer_auth(&access).send().await;
+    let rotated: serde_json::Value = r.unwrap().json().await.unwrap();
+    let key_id = rotated["id"].as_str().or(rotated["key"]["id"].as_str()).unwrap_or(&key_id).to_string();
+    anon.delete(s.url(&format!("/auth/api-keys/{key_id}"))).bearer_auth(&access).send().await.unwrap();
+    let part = reqwest::multipart::Part::bytes(vec![1u8; 10]).file_name("a.bin");
+    let form = reqwest::multipart::Form::new().part("file", part);
+    let up: serde_json::Value = anon
+        .post(s.url("/files"))
+        .bearer_auth(&access)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let file = up["file_id"].as_str().unwrap();
+    anon.delete(s.url(&format!("/files/{file}"))).bearer_auth(&access).send().await.unwrap();
+    anon.post(s.url("/auth/logout")).bearer_auth(&access).send().await.unwrap();
+    let (_, v) = s.get("/api/audit?limit=50").await;
+    let got: Vec<(String, String)> = v["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .map(|e| (e["action"].as_str().unwrap().into(), e["outcome"].as_str().unwrap().into()))
+        .collect();
+    let want: Vec<(String, String)> = [
+        ("user.create", "ok"),
+        ("auth.login", "ok"),
+        ("auth.failure", "401"),
+        ("apikey.create", "ok"),
+        ("apikey.rotate", "ok"),
+        ("apikey.revoke", "ok"),
+        ("file.delete", "ok"),
+        ("auth.logout", "ok"),
+    ]
+    .iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    assert_eq!(got, want);
+}
