@@ -5,6 +5,7 @@
 
 mod audit;
 mod auth;
+mod dashboard;
 mod error;
 mod extract;
 mod files;
@@ -109,6 +110,7 @@ fn build_state(config: Config) -> anyhow::Result<AppState> {
         runtime,
         request_limit: (config_rps > 0).then(|| ratelimit::Gcra::new(config_rps as f64, config_rps * 2)),
         auth_failure_limit: ratelimit::Gcra::new(auth_per_min as f64 / 60.0, auth_per_min.max(1)),
+        live: Default::default(),
     }))
 }
 
@@ -128,7 +130,7 @@ pub fn app(state: AppState) -> axum::Router {
         .layer(axum::extract::DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::guard))
         .layer(axum::middleware::from_fn_with_state(state.clone(), audit::record))
-        .layer(axum::middleware::from_fn(metrics::track))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit))
         .layer(axum::middleware::from_fn(security_headers))
         .layer(axum::middleware::from_fn(log::log_requests))

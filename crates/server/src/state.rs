@@ -112,6 +112,8 @@ pub struct Inner {
     pub runtime: Arc<quire_runtime::Runtime>,
     pub request_limit: Option<crate::ratelimit::Gcra>,
     pub auth_failure_limit: crate::ratelimit::Gcra,
+    /// Rolling request figures for the admin dashboard.
+    pub live: crate::dashboard::Live,
 }
 
 pub type AppState = Arc<Inner>;

@@ -161,6 +161,11 @@ impl Manager {
         self.services.lock().unwrap_or_else(|p| p.into_inner()).get(notebook_id).cloned()
     }
 
+    /// tsserver processes running now (services created but not started, or stopped, do not count).
+    pub fn running(&self) -> usize {
+        self.services.lock().unwrap_or_else(|p| p.into_inner()).values().filter(|s| s.pid().is_some()).count()
+    }
+
     /// The notebook's service, created (not started) if needed.
     pub fn service(&self, notebook_id: &str, dir: PathBuf) -> Arc<Service> {
         let mut map = self.services.lock().unwrap_or_else(|p| p.into_inner());
