@@ -18,11 +18,21 @@ pub struct Live {
     started: Instant,
     window: Mutex<Window>,
     ws_connections: AtomicUsize,
+    /// File-store totals scan every file row: reused for a few seconds, so open dashboards (one poll
+    /// every 2 s each) cost the store at most one scan per `STORAGE_TTL`.
+    storage: Mutex<Option<(Instant, quire_filestore::StoreTotals)>>,
 }
+
+const STORAGE_TTL: Duration = Duration::from_secs(5);
 
 impl Default for Live {
     fn default() -> Self {
-        Live { started: Instant::now(), window: Mutex::default(), ws_connections: AtomicUsize::new(0) }
+        Live {
+            started: Instant::now(),
+            window: Mutex::default(),
+            ws_connections: AtomicUsize::new(0),
+            storage: Mutex::default(),
+        }
     }
 }
 
@@ -40,6 +50,26 @@ impl Live {
 
     pub fn ws_closed(&self) {
         self.ws_connections.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// File-store totals, at most `STORAGE_TTL` old (blocking: SQLite).
+    fn store_totals(&self, files: &quire_filestore::FileStore) -> Option<quire_filestore::StoreTotals> {
+        let mut cached = self.storage.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((at, t)) = *cached
+            && at.elapsed() < STORAGE_TTL
+        {
+            return Some(t);
+        }
+        match files.totals() {
+            Ok(t) => {
+                *cached = Some((Instant::now(), t));
+                Some(t)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "file store totals failed");
+                None
+            }
+        }
     }
 
     /// The request part of the stats body, as of `elapsed` since start.
@@ -90,10 +120,7 @@ pub async fn stats(State(s): State<AppState>) -> Json<Value> {
     let mut body = s.live.requests_json(elapsed);
     let storage = tokio::task::spawn_blocking({
         let s = s.clone();
-        move || {
-            let totals = s.files.totals().map_err(|e| tracing::warn!(error = %e, "file store totals failed"));
-            (totals.ok(), crate::routes::disk_free(&s.config.data_dir))
-        }
+        move || (s.live.store_totals(&s.files), crate::routes::disk_free(&s.config.data_dir))
     })
     .await
     .unwrap_or((None, None));
@@ -141,6 +168,21 @@ mod tests {
         // Just started: never divide by less than a second.
         assert_eq!(rate(5, 10, at(0.2)), 5.0);
         assert_eq!(rate(0, 60, at(1000.0)), 0.0);
+    }
+
+    #[test]
+    fn storage_totals_are_reused_for_a_few_seconds() {
+        let tmp = tempfile::tempdir().unwrap();
+        let files = quire_filestore::FileStore::open(tmp.path(), Default::default()).unwrap();
+        let live = Live::default();
+        assert_eq!(live.store_totals(&files).unwrap().files, 0);
+        let actor = quire_filestore::Actor { user_id: "u".into(), admin: true };
+        let new = quire_filestore::NewFile { filename: "a.txt".into(), ..Default::default() };
+        files.put(&actor, &mut &b"hello"[..], new, None).unwrap();
+        assert_eq!(live.store_totals(&files).unwrap().files, 0, "cached");
+        // Once the cache is older than the TTL, the next call scans again.
+        live.storage.lock().unwrap().as_mut().unwrap().0 -= STORAGE_TTL;
+        assert_eq!(live.store_totals(&files).unwrap().files, 1);
     }
 
     #[test]
