@@ -2,8 +2,11 @@
 //! request count, error counts and a log-linear latency histogram (4 buckets per doubling, so a
 //! percentile is within ~12% of the true value). Recording is a few adds under a short mutex.
 
-/// Seconds kept (the dashboard's longest span).
+/// The dashboard's longest span in seconds.
 pub const SECONDS: u64 = 60;
+/// Slots in the ring: one more than the span, so the current second, still filling, never overwrites
+/// the oldest completed second of the per-second series.
+const SLOTS: u64 = SECONDS + 1;
 /// Four sub-buckets per power of two of microseconds, up to ~33 hours.
 const BUCKETS: usize = 144;
 
@@ -77,7 +80,7 @@ impl Default for Window {
     fn default() -> Self {
         // Slot i starts out holding second i (empty), so no slot is mistaken for a later second.
         Window {
-            slots: (0..SECONDS).map(Slot::empty).collect(),
+            slots: (0..SLOTS).map(Slot::empty).collect(),
             total: 0,
             total_client_errors: 0,
             total_server_errors: 0,
@@ -88,7 +91,7 @@ impl Default for Window {
 impl Window {
     /// One finished request at `second` (since start) that took `us` microseconds.
     pub fn record(&mut self, second: u64, us: u64, status: u16) {
-        let slot = &mut self.slots[(second % SECONDS) as usize];
+        let slot = &mut self.slots[(second % SLOTS) as usize];
         if slot.second != second {
             *slot = Slot::empty(second);
         }
@@ -111,13 +114,13 @@ impl Window {
     }
 
     fn slot(&self, second: u64) -> Option<&Slot> {
-        let s = &self.slots[(second % SECONDS) as usize];
+        let s = &self.slots[(second % SLOTS) as usize];
         (s.second == second).then_some(s)
     }
 
     /// Figures over the seconds `first..=last` (only those still in the window count).
     pub fn summary(&self, first: u64, last: u64) -> Summary {
-        let first = first.max(last.saturating_sub(SECONDS - 1));
+        let first = first.max(last.saturating_sub(SLOTS - 1));
         let mut hist = [0u64; BUCKETS];
         let mut sum = Summary::default();
         let (mut min_us, mut max_us) = (u64::MAX, 0);
@@ -218,17 +221,27 @@ mod tests {
     }
 
     #[test]
+    fn the_current_second_keeps_the_oldest_completed_one() {
+        let mut w = Window::default();
+        w.record(0, 100, 200);
+        w.record(60, 100, 200);
+        // At second 60 the series covers 0..=59: second 0 still reads its request.
+        assert_eq!(w.summary(0, 0).requests, 1);
+        assert_eq!(w.summary(0, 60).requests, 2);
+    }
+
+    #[test]
     fn old_seconds_fall_out_of_the_window() {
         let mut w = Window::default();
         w.record(5, 100, 500);
-        assert_eq!(w.summary(5, 64).requests, 1);
-        // Second 65 reuses second 5's slot: the old data is gone from every span.
-        w.record(65, 100, 200);
-        let s = w.summary(6, 65);
+        assert_eq!(w.summary(5, 65).requests, 1);
+        // Second 66 reuses second 5's slot: the old data is gone from every span.
+        w.record(66, 100, 200);
+        let s = w.summary(6, 66);
         assert_eq!((s.requests, s.server_errors), (1, 0));
         assert_eq!(w.summary(0, 10).requests, 0, "second 5 was overwritten");
-        // A span longer than the window is cut to it; a slot not rewritten for a lap is stale.
-        assert_eq!(w.summary(0, 125).requests, 0);
+        // A span longer than the ring is cut to it; a slot not rewritten for a lap is stale.
+        assert_eq!(w.summary(0, 127).requests, 0);
         assert_eq!(w.total, 2, "totals keep everything");
     }
 }
