@@ -39,8 +39,17 @@ impl Default for Live {
 impl Live {
     /// One finished HTTP request (the hot path: a few adds under a short lock).
     pub fn record(&self, latency: Duration, status: u16) {
-        let second = self.started.elapsed().as_secs();
         let us = latency.as_micros().min(u64::MAX as u128) as u64;
+        self.count(Some(us), status);
+    }
+
+    /// A request refused before it was timed (the per-IP rate limit): counted, no latency sample.
+    pub fn record_refused(&self, status: u16) {
+        self.count(None, status);
+    }
+
+    fn count(&self, us: Option<u64>, status: u16) {
+        let second = self.started.elapsed().as_secs();
         self.window.lock().unwrap_or_else(|p| p.into_inner()).record(second, us, status);
     }
 

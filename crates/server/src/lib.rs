@@ -152,6 +152,8 @@ async fn rate_limit(
         && !matches!(req.uri().path(), "/health" | "/ready")
         && let Err(retry) = limit.check(ip, std::time::Instant::now())
     {
+        // Refused before `metrics::track` sees it: the dashboard still counts it (as a 4xx).
+        state.live.record_refused(429);
         return ratelimit::too_many(retry);
     }
     next.run(req).await

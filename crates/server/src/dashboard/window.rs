@@ -89,16 +89,19 @@ impl Default for Window {
 }
 
 impl Window {
-    /// One finished request at `second` (since start) that took `us` microseconds.
-    pub fn record(&mut self, second: u64, us: u64, status: u16) {
+    /// One finished request at `second` (since start) that took `us` microseconds; `None` for one
+    /// refused before it was timed (it counts, but adds no latency sample).
+    pub fn record(&mut self, second: u64, us: Option<u64>, status: u16) {
         let slot = &mut self.slots[(second % SLOTS) as usize];
         if slot.second != second {
             *slot = Slot::empty(second);
         }
         slot.count += 1;
-        slot.min_us = slot.min_us.min(us);
-        slot.max_us = slot.max_us.max(us);
-        slot.hist[bucket_of(us)] += 1;
+        if let Some(us) = us {
+            slot.min_us = slot.min_us.min(us);
+            slot.max_us = slot.max_us.max(us);
+            slot.hist[bucket_of(us)] += 1;
+        }
         self.total += 1;
         match status {
             400..=499 => {
@@ -134,8 +137,9 @@ impl Window {
                 *h += *c as u64;
             }
         }
-        if sum.requests > 0 {
-            let q = |p: f64| Some(quantile(&hist, sum.requests, p, (min_us, max_us)));
+        let samples: u64 = hist.iter().sum();
+        if samples > 0 {
+            let q = |p: f64| Some(quantile(&hist, samples, p, (min_us, max_us)));
             (sum.p50_ms, sum.p95_ms, sum.p99_ms) = (q(0.50), q(0.95), q(0.99));
             sum.max_ms = Some(max_us as f64 / 1000.0);
         }
@@ -187,7 +191,7 @@ mod tests {
         let mut w = Window::default();
         // 1..=1000 ms, one each, spread over ten seconds.
         for ms in 1..=1000u64 {
-            w.record(ms % 10, ms * 1000, 200);
+            w.record(ms % 10, Some(ms * 1000), 200);
         }
         let s = w.summary(0, 9);
         assert_eq!(s.requests, 1000);
@@ -201,17 +205,30 @@ mod tests {
     #[test]
     fn a_lone_sample_reads_as_itself() {
         let mut w = Window::default();
-        w.record(3, 3_000, 200);
+        w.record(3, Some(3_000), 200);
         let s = w.summary(0, 3);
         assert_eq!((s.p50_ms, s.p99_ms, s.max_ms), (Some(3.0), Some(3.0), Some(3.0)));
         assert_eq!(Window::default().summary(0, 59), Summary::default());
     }
 
     #[test]
+    fn refused_requests_count_without_a_latency_sample() {
+        let mut w = Window::default();
+        w.record(1, Some(2_000), 200);
+        w.record(1, None, 429);
+        let s = w.summary(0, 1);
+        assert_eq!((s.requests, s.client_errors), (2, 1));
+        assert_eq!((s.p50_ms, s.max_ms), (Some(2.0), Some(2.0)));
+        let mut only_refused = Window::default();
+        only_refused.record(0, None, 429);
+        assert_eq!(only_refused.summary(0, 0).p50_ms, None);
+    }
+
+    #[test]
     fn errors_are_counted_by_class_in_the_span_and_in_totals() {
         let mut w = Window::default();
         for (sec, status) in [(0, 200), (1, 404), (1, 401), (2, 500), (2, 503), (2, 302)] {
-            w.record(sec, 100, status);
+            w.record(sec, Some(100), status);
         }
         let s = w.summary(0, 2);
         assert_eq!((s.requests, s.client_errors, s.server_errors), (6, 2, 2));
@@ -223,8 +240,8 @@ mod tests {
     #[test]
     fn the_current_second_keeps_the_oldest_completed_one() {
         let mut w = Window::default();
-        w.record(0, 100, 200);
-        w.record(60, 100, 200);
+        w.record(0, Some(100), 200);
+        w.record(60, Some(100), 200);
         // At second 60 the series covers 0..=59: second 0 still reads its request.
         assert_eq!(w.summary(0, 0).requests, 1);
         assert_eq!(w.summary(0, 60).requests, 2);
@@ -233,10 +250,10 @@ mod tests {
     #[test]
     fn old_seconds_fall_out_of_the_window() {
         let mut w = Window::default();
-        w.record(5, 100, 500);
+        w.record(5, Some(100), 500);
         assert_eq!(w.summary(5, 65).requests, 1);
         // Second 66 reuses second 5's slot: the old data is gone from every span.
-        w.record(66, 100, 200);
+        w.record(66, Some(100), 200);
         let s = w.summary(6, 66);
         assert_eq!((s.requests, s.server_errors), (1, 0));
         assert_eq!(w.summary(0, 10).requests, 0, "second 5 was overwritten");

@@ -100,3 +100,33 @@ async fn stats_need_the_token() {
     let v = stats(&s).await;
     assert!(n(&v, &["errors", "clientTotal"]) >= 2.0, "{v}");
 }
+
+#[tokio::test]
+async fn rate_limited_requests_are_counted_as_client_errors() {
+    let s = TestServer::start_configured(|c| {
+        c.rate_limit_rps = 5;
+        c.language_service = false;
+        c.disk_low_bytes = 0;
+    })
+    .await;
+    let mut refused = 0;
+    for _ in 0..30 {
+        let st = s.http.get(s.url("/api/sessions")).send().await.unwrap().status();
+        refused += usize::from(st == 429);
+    }
+    assert!(refused > 0, "the burst was not limited");
+    // The stats call is limited too: wait for the bucket to refill as Retry-After says.
+    let mut tries = 0;
+    let v = loop {
+        let r = s.http.get(s.url("/api/admin/stats")).send().await.unwrap();
+        tries += 1;
+        if r.status() == 429 && tries < 50 {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            continue;
+        }
+        assert_eq!(r.status(), 200);
+        break r.json::<Value>().await.unwrap();
+    };
+    assert!(n(&v, &["errors", "clientTotal"]) >= refused as f64, "{refused} refused: {v}");
+    assert!(n(&v, &["requests", "total"]) >= 30.0, "{v}");
+}
