@@ -1,4 +1,4 @@
-// Lighthouse (performance, accessibility, best practices) on the home and notebook pages served by the
+// Lighthouse (performance, accessibility, best practices) on the home, notebook and dashboard pages served by the
 // real binary. Run through scripts/lighthouse, which installs a pinned lighthouse and builds everything.
 // Usage: node e2e/lighthouse.mjs <path to node_modules holding lighthouse> [min score, default 95]
 import { writeFileSync } from "node:fs";
@@ -70,7 +70,7 @@ const scores = {};
 let failed = false;
 try {
   for (const preset of presets)
-  for (const [page, path] of [["home", "/"], ["notebook", `/srcbooks/${result.id}`]]) {
+  for (const [page, path] of [["home", "/"], ["notebook", `/srcbooks/${result.id}`], ["admin", "/admin"]]) {
     const name = `${preset} ${page}`;
     const r = await lighthouse(server.base + path, {
       port: chrome.port,

@@ -11,10 +11,12 @@ import { Shortcuts } from "./pages/Shortcuts";
 import { ConnectionBanner } from "./pages/Banner";
 import "./styles.css";
 
-// Code split: CodeMirror and markdown only load on the notebook route; tus only on the files page.
+// Code split: CodeMirror and markdown only load on the notebook route; tus only on the files page;
+// the dashboard only on /admin.
 let notebookChunk = false;
 const Notebook = lazy(() => import("./notebook/Notebook").then((m) => ((notebookChunk = true), m)));
 const Files = lazy(() => import("./pages/Files"));
+const Admin = lazy(() => import("./pages/Admin"));
 
 function Route({ path }: { path: string }) {
   const nb = /^\/srcbooks\/([^/]+)\/?$/.exec(path);
@@ -32,6 +34,8 @@ function Route({ path }: { path: string }) {
       return <Settings />;
     case "/storage":
       return <Files />;
+    case "/admin":
+      return <Admin />;
     default:
       return (
         <main id="main" class="page">
@@ -63,6 +67,7 @@ function Nav({ path }: { path: string }) {
         {link("/storage", "Files")}
         {link("/secrets", "Secrets")}
         {link("/settings", "Settings")}
+        {link("/admin", "Dashboard")}
       </nav>
     </header>
   );

@@ -26,7 +26,7 @@ mod tests;
 pub use error::{FileStoreError, Result};
 pub use fsck::FsckReport;
 pub use ingest::{Admission, NewFile, Staged, Ticket, UploadOutcome};
-pub use meta::{FileRecord, ListBy, UploadRecord, Viewer};
+pub use meta::{FileRecord, ListBy, StoreTotals, UploadRecord, Viewer};
 pub use read::RangeReader;
 pub use sweep::{ScrubReport, SweepReport};
 pub use tus::{Checksum, ChecksumAlgo};
@@ -231,6 +231,11 @@ impl FileStore {
     pub fn usage(&self, actor: &Actor) -> Result<(u64, u64)> {
         let now = now_ms();
         self.meta.usage(&actor.user_id, now / DAY_MS, now)
+    }
+
+    /// Files, bytes and chunks in the whole store (the admin dashboard).
+    pub fn totals(&self) -> Result<meta::StoreTotals> {
+        self.meta.totals()
     }
 
     /// State of an idempotency key for this actor: `(file_id, completed)`.

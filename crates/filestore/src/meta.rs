@@ -96,6 +96,17 @@ pub struct CommitExtras<'a> {
     pub new_chunks: &'a [(crate::Hash, u32, u32)],
 }
 
+/// Whole-store figures for the admin dashboard.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StoreTotals {
+    /// Live (committed) files and the sum of their sizes, before dedup and compression.
+    pub files: u64,
+    pub file_bytes: u64,
+    /// Distinct chunks on disk and the bytes they take (after dedup and compression).
+    pub chunks: u64,
+    pub chunk_bytes: u64,
+}
+
 pub trait MetadataStore: Send + Sync {
     /// Is the chunk recorded (by a committed file, possibly at count 0 in its grace period)?
     fn chunk_exists(&self, hash: &Hash) -> Result<bool>;
@@ -113,6 +124,7 @@ pub trait MetadataStore: Send + Sync {
     fn list(&self, by: ListBy<'_>, viewer: Viewer<'_>, now: i64) -> Result<Vec<FileRecord>>;
     /// Bytes stored by the user's live files, and uploads counted for `day`.
     fn usage(&self, user_id: &str, day: i64, now: i64) -> Result<(u64, u64)>;
+    fn totals(&self) -> Result<StoreTotals>;
     fn expired_files(&self, now: i64, limit: usize) -> Result<Vec<String>>;
     /// Chunks whose count has been 0 since before `cutoff`.
     fn gc_candidates(&self, cutoff: i64, limit: usize) -> Result<Vec<Hash>>;

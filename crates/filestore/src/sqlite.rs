@@ -260,6 +260,25 @@ impl MetadataStore for SqliteMeta {
         Ok((used as u64, today as u64))
     }
 
+    fn totals(&self) -> Result<StoreTotals> {
+        let c = self.conn();
+        let (files, file_bytes): (i64, i64) =
+            c.query_row("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM files", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
+        let (chunks, chunk_bytes): (i64, i64) =
+            c.query_row("SELECT COUNT(*), COALESCE(SUM(stored_size), 0) FROM chunks", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
+        let n = |v: i64| v.max(0) as u64;
+        Ok(StoreTotals {
+            files: n(files),
+            file_bytes: n(file_bytes),
+            chunks: n(chunks),
+            chunk_bytes: n(chunk_bytes),
+        })
+    }
+
     fn expired_files(&self, now: i64, limit: usize) -> Result<Vec<String>> {
         let c = self.conn();
         let mut st = c.prepare_cached(

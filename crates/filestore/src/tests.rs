@@ -251,3 +251,20 @@ fn scrub_walks_every_chunk_in_slices_and_flags_damage() {
     assert!(s.file(&a, &out.file_id).unwrap().damaged);
     assert!(!p.exists());
 }
+
+#[test]
+fn totals_count_files_once_and_shared_chunks_once() {
+    let (_d, s) = store(small_chunks());
+    assert_eq!(s.totals().unwrap(), StoreTotals::default());
+    let a = user("u1");
+    let data = noise(200_000, 7);
+    s.put(&a, &mut Cursor::new(&data), nf("a.bin"), None).unwrap();
+    let one = s.totals().unwrap();
+    assert_eq!((one.files, one.file_bytes), (1, 200_000));
+    assert!(one.chunks >= 3 && one.chunk_bytes > 0, "{one:?}");
+    // The same bytes again: a second file, no new chunks.
+    s.put(&a, &mut Cursor::new(&data), nf("b.bin"), None).unwrap();
+    let two = s.totals().unwrap();
+    assert_eq!((two.files, two.file_bytes), (2, 400_000));
+    assert_eq!((two.chunks, two.chunk_bytes), (one.chunks, one.chunk_bytes));
+}

@@ -5,6 +5,7 @@
 
 mod audit;
 mod auth;
+mod dashboard;
 mod error;
 mod extract;
 mod files;
@@ -126,6 +127,7 @@ fn build_state(config: Config) -> anyhow::Result<AppState> {
         user_limit: (user_rps > 0).then(|| ratelimit::Gcra::new(user_rps as f64, user_rps * 2)),
         workers: Default::default(),
         otlp,
+        live: Default::default(),
     }))
 }
 
@@ -145,7 +147,7 @@ pub fn app(state: AppState) -> axum::Router {
         .layer(axum::extract::DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::guard))
         .layer(axum::middleware::from_fn_with_state(state.clone(), audit::record))
-        .layer(axum::middleware::from_fn(metrics::track))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(axum::middleware::from_fn_with_state(state.clone(), otlp::trace_requests))
         .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit))
         .layer(axum::middleware::from_fn_with_state(state.clone(), security_headers))
@@ -168,6 +170,8 @@ async fn rate_limit(
         && !matches!(req.uri().path(), "/health" | "/ready")
         && let Err(retry) = limit.check(ip, std::time::Instant::now())
     {
+        // Refused before `metrics::track` sees it: the dashboard still counts it (as a 4xx).
+        state.live.record_refused(429);
         return ratelimit::too_many(retry);
     }
     next.run(req).await

@@ -36,17 +36,18 @@ pub fn init() {
 
 /// Count and time every HTTP request by route template (never the raw path: ids would explode the
 /// label space) and status.
-pub async fn track(req: Request, next: Next) -> Response {
+pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string());
     let route = route.unwrap_or_else(|| "unmatched".to_string());
     let method = req.method().as_str().to_string();
     let start = Instant::now();
     let resp = next.run(req).await;
+    let elapsed = start.elapsed();
+    state.live.record(elapsed, resp.status().as_u16());
     let status = resp.status().as_u16().to_string();
     metrics::counter!("http_requests_total", "method" => method, "route" => route.clone(), "status" => status)
         .increment(1);
-    metrics::histogram!("http_request_duration_seconds", "route" => route)
-        .record(start.elapsed().as_secs_f64());
+    metrics::histogram!("http_request_duration_seconds", "route" => route).record(elapsed.as_secs_f64());
     resp
 }
 
@@ -62,19 +63,17 @@ fn authorized(state: &AppState, headers: &HeaderMap) -> bool {
     eq(&state.config.token) || state.config.metrics_token.as_deref().is_some_and(eq)
 }
 
-/// `/proc/self` figures: resident memory and open file descriptors (Linux).
-fn process_figures() {
-    if let Ok(status) = std::fs::read_to_string("/proc/self/status")
-        && let Some(kb) = status
+/// `/proc/self` figures: resident memory in bytes and open file descriptors (Linux; `None` elsewhere).
+pub fn process_figures() -> (Option<u64>, Option<u64>) {
+    let rss = std::fs::read_to_string("/proc/self/status").ok().and_then(|status| {
+        status
             .lines()
             .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-    {
-        metrics::gauge!("process_resident_memory_bytes").set(kb * 1024.0);
-    }
-    if let Ok(dir) = std::fs::read_dir("/proc/self/fd") {
-        metrics::gauge!("process_open_fds").set(dir.count() as f64);
-    }
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map(|kb| kb * 1024)
+    });
+    let fds = std::fs::read_dir("/proc/self/fd").ok().map(|dir| dir.count() as u64);
+    (rss, fds)
 }
 
 pub async fn render(State(state): State<AppState>, headers: HeaderMap) -> Response {
@@ -86,7 +85,13 @@ pub async fn render(State(state): State<AppState>, headers: HeaderMap) -> Respon
         )
         .into_response();
     }
-    process_figures();
+    let (rss, fds) = process_figures();
+    if let Some(rss) = rss {
+        metrics::gauge!("process_resident_memory_bytes").set(rss as f64);
+    }
+    if let Some(fds) = fds {
+        metrics::gauge!("process_open_fds").set(fds as f64);
+    }
     metrics::gauge!("runtime_node_hosts").set(state.runtime.hosts() as f64);
     metrics::gauge!("runtime_active_runs").set(state.runtime.active_runs() as f64);
     metrics::gauge!("language_service_processes").set(state.tsls.running() as f64);

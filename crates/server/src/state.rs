@@ -133,6 +133,8 @@ pub struct Inner {
     pub user_limit: Option<crate::ratelimit::Gcra<String>>,
     pub workers: crate::workers::Workers,
     pub otlp: Option<crate::otlp::Exporter>,
+    /// Rolling request figures for the admin dashboard.
+    pub live: crate::dashboard::Live,
 }
 
 pub type AppState = Arc<Inner>;

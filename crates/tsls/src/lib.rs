@@ -157,13 +157,13 @@ impl Manager {
         &self.installer
     }
 
-    /// tsserver processes running now.
-    pub fn running(&self) -> usize {
-        self.services.lock().unwrap_or_else(|p| p.into_inner()).values().filter(|s| s.pid().is_some()).count()
-    }
-
     pub fn get(&self, notebook_id: &str) -> Option<Arc<Service>> {
         self.services.lock().unwrap_or_else(|p| p.into_inner()).get(notebook_id).cloned()
+    }
+
+    /// tsserver processes running now (services created but not started, or stopped, do not count).
+    pub fn running(&self) -> usize {
+        self.services.lock().unwrap_or_else(|p| p.into_inner()).values().filter(|s| s.pid().is_some()).count()
     }
 
     /// The notebook's service, created (not started) if needed.

@@ -29,7 +29,7 @@ pub async fn health(State(s): State<AppState>) -> (StatusCode, Json<Value>) {
     };
     // Short of disk, writes (npm installs, uploads, notebooks) start to fail: say so before they do.
     let low = s.config.disk_low_bytes;
-    let free = rustix::fs::statvfs(&s.config.data_dir).ok().map(|st| st.f_bavail.saturating_mul(st.f_frsize));
+    let free = disk_free(&s.config.data_dir);
     let disk = match free {
         Some(f) if f >= low => "ok",
         Some(_) => "degraded",
@@ -66,6 +66,11 @@ pub async fn health(State(s): State<AppState>) -> (StatusCode, Json<Value>) {
         "notebooks": {"loaded": s.store.list().len(), "failed": failed},
     });
     (code, Json(body))
+}
+
+/// Bytes free to unprivileged writers on the file system holding `dir`.
+pub fn disk_free(dir: &std::path::Path) -> Option<u64> {
+    rustix::fs::statvfs(dir).ok().map(|st| st.f_bavail.saturating_mul(st.f_frsize))
 }
 
 pub async fn ready(State(s): State<AppState>) -> (StatusCode, Json<Value>) {

@@ -7,6 +7,8 @@ pub mod notebooks;
 mod settings;
 mod ui;
 
+pub use health::disk_free;
+
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::Router;
@@ -63,6 +65,7 @@ fn api(state: AppState) -> Router<AppState> {
         .route("/sessions/{id}/secrets/{name}", put(notebooks::link_secret).delete(notebooks::unlink_secret))
         .route("/settings", get(settings::get).post(settings::update))
         .route("/audit", get(crate::audit::list))
+        .route("/admin/stats", get(crate::dashboard::stats))
         .route("/secrets", get(settings::list_secrets).post(settings::upsert_secret))
         .route("/secrets/{name}", post(settings::rename_secret).delete(settings::delete_secret))
         .route("/generate", post(not_implemented))

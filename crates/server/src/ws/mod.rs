@@ -40,6 +40,7 @@ async fn run(state: AppState, socket: WebSocket) {
     };
     tracing::debug!(conn = peer.id, "websocket connected");
     metrics::gauge!("ws_connections").increment(1.0);
+    state.live.ws_opened();
     let kill = peer.kill.clone();
     let beat = state.config.ws_heartbeat;
     let shared = state.clone();
@@ -99,6 +100,7 @@ async fn run(state: AppState, socket: WebSocket) {
         }
     }
     metrics::gauge!("ws_connections").decrement(1.0);
+    state.live.ws_closed();
     // Leaving the hub drops the last senders, so the writer drains and ends.
     conn.close();
     drop(conn);

@@ -1,6 +1,7 @@
 //! Black-box tests: a real server on a real socket, driven over HTTP and WebSocket.
 
 mod common;
+mod dashboard;
 mod faults;
 mod files;
 mod notebooks;
