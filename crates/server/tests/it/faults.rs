@@ -38,15 +38,7 @@ impl Drop for SmallDisk {
 }
 
 fn noise(n: usize) -> Vec<u8> {
-    let mut x = 0x9E3779B97F4A7C15u64;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
+    crate::files::noise(n, 7)
 }
 
 async fn upload(s: &TestServer, bytes: Vec<u8>) -> (u16, Value) {

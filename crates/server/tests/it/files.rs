@@ -6,7 +6,7 @@ use quire_server::Config;
 use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 
-fn noise(n: usize, seed: u64) -> Vec<u8> {
+pub(crate) fn noise(n: usize, seed: u64) -> Vec<u8> {
     let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
     (0..n)
         .map(|_| {
@@ -18,7 +18,10 @@ fn noise(n: usize, seed: u64) -> Vec<u8> {
         .collect()
 }
 
-async fn start(signup_open: bool, tweak: impl FnOnce(&mut Config)) -> (TestServer, tempfile::TempDir) {
+pub(crate) async fn start(
+    signup_open: bool,
+    tweak: impl FnOnce(&mut Config),
+) -> (TestServer, tempfile::TempDir) {
     let tmp = tempfile::tempdir().unwrap();
     let mut c = Config::new(tmp.path().to_path_buf(), TOKEN.into());
     c.signup_open = signup_open;
@@ -27,11 +30,11 @@ async fn start(signup_open: bool, tweak: impl FnOnce(&mut Config)) -> (TestServe
 }
 
 /// A plain client (no server token) with an optional bearer token.
-fn client() -> reqwest::Client {
+pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::new()
 }
 
-async fn register(s: &TestServer, email: &str) -> String {
+pub(crate) async fn register(s: &TestServer, email: &str) -> String {
     let r = client()
         .post(s.url("/auth/register"))
         .json(&json!({"email": email, "password": "TestPassword123!"}))
@@ -44,11 +47,11 @@ async fn register(s: &TestServer, email: &str) -> String {
     v["accessToken"].as_str().unwrap().to_string()
 }
 
-fn form(name: &str, mime: &str, data: Vec<u8>) -> Form {
+pub(crate) fn form(name: &str, mime: &str, data: Vec<u8>) -> Form {
     Form::new().part("file", Part::bytes(data).file_name(name.to_string()).mime_str(mime).unwrap())
 }
 
-async fn upload(s: &TestServer, token: &str, f: Form, headers: &[(&str, &str)]) -> (u16, Value) {
+pub(crate) async fn upload(s: &TestServer, token: &str, f: Form, headers: &[(&str, &str)]) -> (u16, Value) {
     let mut req = client().post(s.url("/files")).bearer_auth(token).multipart(f);
     for (k, v) in headers {
         req = req.header(*k, *v);
@@ -58,14 +61,18 @@ async fn upload(s: &TestServer, token: &str, f: Form, headers: &[(&str, &str)]) 
     (st, r.json().await.unwrap_or(Value::Null))
 }
 
-async fn get_bytes(s: &TestServer, token: &str, path: &str) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
+pub(crate) async fn get_bytes(
+    s: &TestServer,
+    token: &str,
+    path: &str,
+) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
     let r = client().get(s.url(path)).bearer_auth(token).send().await.unwrap();
     let st = r.status().as_u16();
     let h = r.headers().clone();
     (st, h, r.bytes().await.map(|b| b.to_vec()).unwrap_or_default())
 }
 
-async fn get_json(s: &TestServer, token: &str, path: &str) -> (u16, Value) {
+pub(crate) async fn get_json(s: &TestServer, token: &str, path: &str) -> (u16, Value) {
     let r = client().get(s.url(path)).bearer_auth(token).send().await.unwrap();
     let st = r.status().as_u16();
     (st, r.json().await.unwrap_or(Value::Null))
@@ -143,28 +150,6 @@ async fn auth_flow_and_closed_signup() {
     let r = client().post(s.url("/auth/logout")).bearer_auth(access).send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(get_json(&s, access, "/quota").await.0, 401, "logout revokes the token");
-}
-
-#[tokio::test]
-async fn failed_credentials_are_throttled_but_good_ones_never_are() {
-    let (s, _t) = start(true, |_| {}).await;
-    let tok = register(&s, "throttle@test.local").await;
-    let mut statuses = Vec::new();
-    for _ in 0..15 {
-        let r = client().get(s.url("/quota")).bearer_auth("qa_not-a-real-token").send().await.unwrap();
-        statuses.push(r.status().as_u16());
-        if r.status() == 429 {
-            assert!(r.headers().contains_key("retry-after"));
-            let v: Value = r.json().await.unwrap();
-            assert_eq!(v["code"], "RATE_LIMIT_ERROR");
-            assert!(v["error"].is_string(), "FileDB clients show `error`");
-            break;
-        }
-    }
-    assert_eq!(statuses.first(), Some(&401));
-    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
-    assert_eq!(get_json(&s, &tok, "/quota").await.0, 200, "a valid token still works");
-    assert_eq!(get_json(&s, TOKEN, "/quota").await.0, 200);
 }
 
 #[tokio::test]
@@ -401,34 +386,6 @@ async fn idempotency_keys() {
 }
 
 #[tokio::test]
-async fn quotas_and_size_limits() {
-    let (s, _t) = start(true, |c| {
-        c.files.quota_bytes = 3 << 20;
-        c.files.max_file_size = 2 << 20;
-    })
-    .await;
-    let tok = register(&s, "quota@test.local").await;
-    let (st, v) = upload(&s, &tok, form("big.bin", "application/octet-stream", noise(3 << 20, 1)), &[]).await;
-    assert_eq!((st, v["code"].as_str()), (413, Some("FILE_TOO_LARGE")), "{v}");
-    let (st, _) = upload(&s, &tok, form("a.bin", "application/octet-stream", noise(2 << 20, 2)), &[]).await;
-    assert_eq!(st, 200);
-    let (st, v) = upload(&s, &tok, form("b.bin", "application/octet-stream", noise(2 << 20, 3)), &[]).await;
-    assert_eq!((st, v["code"].as_str()), (429, Some("QUOTA_EXCEEDED")), "{v}");
-    assert!(v["error"].as_str().unwrap().contains("Quota exceeded"));
-    assert_eq!(v["context"]["limit"], 3 << 20);
-    // tus creation is admitted against the same limits.
-    let r = client()
-        .post(s.url("/uploads/"))
-        .bearer_auth(&tok)
-        .header("tus-resumable", "1.0.0")
-        .header("upload-length", (3u64 << 20).to_string())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 413);
-}
-
-#[tokio::test]
 async fn expiry_fields() {
     let (s, _t) = start(true, |_| {}).await;
     let tok = register(&s, "btl@test.local").await;
@@ -642,26 +599,4 @@ async fn a_100_mib_file_round_trips_byte_exact() {
     assert_eq!(st, 200);
     assert_eq!(h["x-file-size"], (100usize << 20).to_string().as_str());
     assert!(body == data, "100 MiB must round-trip byte-exact");
-}
-
-#[tokio::test]
-async fn each_account_has_its_own_rate_limit() {
-    let (s, _tmp) = start(true, |c| {
-        c.user_rate_limit_rps = 2;
-        c.rate_limit_rps = 0;
-    })
-    .await;
-    let (a, b) = (register(&s, "a@example.com").await, register(&s, "b@example.com").await);
-    let mut statuses = Vec::new();
-    for _ in 0..6 {
-        statuses.push(client().get(s.url("/quota")).bearer_auth(&a).send().await.unwrap());
-    }
-    let limited = statuses.iter().position(|r| r.status() == 429).expect("a burst past the limit gets 429");
-    assert!(limited >= 3, "the burst (4) passes first: {limited}");
-    let r = statuses.remove(limited);
-    assert!(r.headers()["retry-after"].to_str().unwrap().parse::<u64>().unwrap() >= 1);
-    let v: Value = r.json().await.unwrap();
-    assert_eq!(v["code"], "RATE_LIMIT_EXCEEDED");
-    // Another account, from the same address, is not slowed by the first one.
-    assert_eq!(client().get(s.url("/quota")).bearer_auth(&b).send().await.unwrap().status(), 200);
 }

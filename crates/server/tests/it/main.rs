@@ -4,6 +4,7 @@ mod common;
 mod dashboard;
 mod faults;
 mod files;
+mod files_limits;
 mod notebooks;
 mod otlp;
 mod run;
