@@ -3,44 +3,25 @@
 //! every notebook and every file acknowledged before the backup started comes back byte-exact (those
 //! acknowledged while it ran are either absent or exact; none acknowledged after it ended is there).
 
-use std::io::{BufRead, BufReader};
+use common::{Server, noise};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+mod common;
+
 const TOKEN: &str = "backup-test-token-0123456789";
 
-/// Kills the server if the test fails half-way, so no process outlives it.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+async fn start(data: &Path) -> (Server, String) {
+    quire_server::install_crypto_provider();
+    let (server, addr) = common::serve(data, TOKEN, &["--rate-limit", "0"]);
+    common::wait_ready(&addr).await;
+    (server, format!("http://{addr}"))
 }
 
-fn start(data: &Path) -> (Server, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_quire"))
-        .args(["serve", "--no-browser", "--port", "0", "--token", TOKEN, "--rate-limit", "0", "--data-dir"])
-        .arg(data)
-        .env_remove("QUIRE_HOST")
-        .env_remove("QUIRE_PORT")
-        .env_remove("QUIRE_SECRET_KEY")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let base = line.trim().strip_prefix("Quire listening on ").unwrap().split("/?token=").next().unwrap();
-    (Server(child), base.to_string())
-}
-
-fn stop(mut server: Server) {
-    Command::new("kill").arg("-TERM").arg(server.0.id().to_string()).status().unwrap();
-    assert!(server.0.wait().unwrap().success(), "graceful shutdown exits 0");
+fn stop(server: Server) {
+    server.stop();
 }
 
 fn admin(args: &[&str]) -> std::process::Output {
@@ -57,18 +38,6 @@ fn client() -> reqwest::Client {
     let mut h = reqwest::header::HeaderMap::new();
     h.insert("authorization", format!("Bearer {TOKEN}").parse().unwrap());
     reqwest::Client::builder().default_headers(h).build().unwrap()
-}
-
-fn noise(n: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
 }
 
 async fn upload(http: &reqwest::Client, base: &str, bytes: Vec<u8>) -> String {
@@ -119,7 +88,7 @@ async fn backup_while_uploading_then_restore_is_byte_exact() {
     let root = tempfile::tempdir().unwrap();
     let (data, dest, restored) =
         (root.path().join("data"), root.path().join("bk"), root.path().join("restored"));
-    let (server, base) = start(&data);
+    let (server, base) = start(&data).await;
     let http = client();
     let acked = Arc::new(Mutex::new(Acked::default()));
     for i in 0..6u64 {
@@ -169,7 +138,7 @@ async fn backup_while_uploading_then_restore_is_byte_exact() {
 
     let out = admin(&["restore", dest.to_str().unwrap(), "--data-dir", restored.to_str().unwrap()]);
     assert!(out.status.success(), "restore failed: {}", String::from_utf8_lossy(&out.stderr));
-    let (server, base) = start(&restored);
+    let (server, base) = start(&restored).await;
     let acked = std::mem::take(&mut *acked.lock().unwrap());
     let (mut before, mut during, mut after) = (0, 0, 0);
     for (id, bytes, at) in &acked.files {

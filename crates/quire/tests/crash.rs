@@ -2,36 +2,25 @@
 //! points while a PATCH is streaming, 20 times. After each restart `HEAD` reports an offset the upload
 //! resumes from, a file committed earlier still reads back intact, and the finished upload is byte-exact.
 
+use common::Server;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
+
+mod common;
 
 const TOKEN: &str = "crash-test-token-0123456789";
 
-fn start(data: &Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_quire"))
-        .args(["serve", "--no-browser", "--port", "0", "--token", TOKEN, "--data-dir"])
-        .arg(data)
-        .env_remove("QUIRE_HOST")
-        .env_remove("QUIRE_PORT")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.trim().strip_prefix("Quire listening on ").unwrap().to_string();
-    let base = url.split("/?token=").next().unwrap().trim_start_matches("http://").to_string();
+fn start(data: &Path) -> (Server, String) {
+    let (child, base) = common::serve(data, TOKEN, &[]);
     for _ in 0..500 {
         if request(&base, "GET", "/ready", &[], &[]).0 == 200 {
             return (child, base);
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
-    let _ = child.kill();
-    let _ = child.wait();
     panic!("server never became ready");
 }
 
@@ -100,15 +89,7 @@ fn request(
 }
 
 fn noise(n: usize) -> Vec<u8> {
-    let mut x = 0x2545_F491_4F6C_DD1Du64;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
+    common::noise(n, 1)
 }
 
 fn offset(base: &str, loc: &str) -> u64 {
@@ -158,8 +139,8 @@ fn sigkill_during_tus_uploads_never_loses_acknowledged_or_committed_data() {
                 break;
             }
         }
-        server.kill().unwrap(); // SIGKILL mid-stream
-        server.wait().unwrap();
+        server.0.kill().unwrap(); // SIGKILL mid-stream
+        server.0.wait().unwrap();
         drop(s);
         (server, base) = start(data_dir.path());
         let now = offset(&base, &loc) as usize;
@@ -185,8 +166,8 @@ fn sigkill_during_tus_uploads_never_loses_acknowledged_or_committed_data() {
     let (st, _, body) = request(&base, "GET", &format!("/files/{}", h["x-file-id"]), &[], &[]);
     assert_eq!(st, 200);
     assert!(body == data, "the resumed upload must be byte-exact");
-    server.kill().unwrap();
-    server.wait().unwrap();
+    server.0.kill().unwrap();
+    server.0.wait().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_quire"))
         .args(["fsck", "--data-dir"])
         .arg(data_dir.path())

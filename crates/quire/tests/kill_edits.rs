@@ -2,51 +2,25 @@
 //! notebook still loads (none in `/health`'s failed list), and each edit the server acknowledged (a
 //! `pong` after it) is there — or a later one sent after it; no torn or mixed state.
 
+use common::Server;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
+mod common;
+
 const TOKEN: &str = "kill-edits-token-0123456789";
 const ROUNDS: u64 = 20;
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 async fn start(data: &Path) -> (Server, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_quire"))
-        .args(["serve", "--no-browser", "--port", "0", "--token", TOKEN, "--rate-limit", "0"])
-        .args(["--no-language-service", "--data-dir"])
-        .arg(data)
-        .env_remove("QUIRE_HOST")
-        .env_remove("QUIRE_PORT")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let addr = line.split("http://").nth(1).unwrap().split('/').next().unwrap().to_string();
-    let server = Server(child);
-    let http = reqwest::Client::new();
-    for _ in 0..1000 {
-        if http.get(format!("http://{addr}/ready")).send().await.is_ok_and(|r| r.status() == 200) {
-            return (server, addr);
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("server never became ready");
+    let (server, addr) = common::serve(data, TOKEN, &["--rate-limit", "0", "--no-language-service"]);
+    common::wait_ready(&addr).await;
+    (server, addr)
 }
 
 async fn api(http: &reqwest::Client, method: reqwest::Method, url: String, body: Option<Value>) -> Value {
@@ -172,7 +146,7 @@ async fn sigkill_during_edits_twenty_times_loses_nothing_acknowledged() {
         }
         // Kill at a different moment each round (deterministic), mid-stream.
         let delay = Duration::from_millis(30 + (round * 37) % 170);
-        let pid = server.0.id();
+        let pid = server.pid();
         let killer = tokio::spawn(async move {
             tokio::time::sleep(delay).await;
             Command::new("kill").arg("-KILL").arg(pid.to_string()).status().unwrap();

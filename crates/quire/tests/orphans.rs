@@ -1,34 +1,24 @@
 //! No Node process of Quire's outlives it: killed with SIGKILL, stopped with SIGTERM, or a notebook
 //! deleted. Checked by pid against the real binary.
 
+use common::Server;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
+mod common;
+
 const TOKEN: &str = "orphan-test-token-0123456789";
 
-fn start() -> (Child, String) {
+fn start() -> (Server, String) {
     start_in(&tempfile::tempdir().unwrap().keep())
 }
 
-fn start_in(data: &std::path::Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_quire"))
-        .args(["serve", "--no-browser", "--port", "0", "--token", TOKEN, "--data-dir"])
-        .arg(data)
-        .env_remove("QUIRE_HOST")
-        .env_remove("QUIRE_PORT")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let addr = line.split("http://").nth(1).unwrap().split('/').next().unwrap().to_string();
-    (child, addr)
+fn start_in(data: &std::path::Path) -> (Server, String) {
+    common::serve(data, TOKEN, &[])
 }
 
 /// Alive and not a zombie.
@@ -116,8 +106,8 @@ async fn sigkill_of_the_server_leaves_no_node_process() {
     let (_, pids, ws) = spinning_cell(&addr).await;
     // Keep the socket open: the run must die because of the server, not because a client left.
     std::mem::forget(ws);
-    server.kill().unwrap();
-    server.wait().unwrap();
+    server.0.kill().unwrap();
+    server.0.wait().unwrap();
     wait_gone(&pids).await;
 }
 
@@ -134,8 +124,8 @@ async fn sigterm_stops_runs_loses_no_acknowledged_edit_and_exits_cleanly() {
     let ping = json!([topic, "ping", {"requestId": "saved"}]);
     ws.send(Message::Text(ping.to_string().into())).await.unwrap();
     assert_eq!(next_event(&mut ws, "pong").await["requestId"], "saved");
-    Command::new("kill").arg("-TERM").arg(server.id().to_string()).status().unwrap();
-    let status = server.wait().unwrap();
+    Command::new("kill").arg("-TERM").arg(server.0.id().to_string()).status().unwrap();
+    let status = server.0.wait().unwrap();
     assert!(status.success(), "{status:?}");
     wait_gone(&pids).await;
 
@@ -151,8 +141,8 @@ async fn sigterm_stops_runs_loses_no_acknowledged_edit_and_exits_cleanly() {
         .await
         .unwrap();
     assert!(text.contains("kept across shutdown"), "{text}");
-    server.kill().unwrap();
-    server.wait().unwrap();
+    server.0.kill().unwrap();
+    server.0.wait().unwrap();
 }
 
 #[tokio::test]
@@ -167,6 +157,6 @@ async fn deleting_a_notebook_stops_its_processes() {
         .unwrap();
     assert_eq!(r.status(), 200);
     wait_gone(&pids).await;
-    server.kill().unwrap();
-    server.wait().unwrap();
+    server.0.kill().unwrap();
+    server.0.wait().unwrap();
 }

@@ -1,0 +1,76 @@
+//! Shared by the tests that run the real `quire` binary: start a server, kill it if a test fails.
+#![allow(dead_code)] // each test file uses its own subset
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+/// A running `quire serve`, killed (and reaped) when dropped so a failing test leaves nothing behind.
+pub struct Server(pub Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Server {
+    pub fn pid(&self) -> u32 {
+        self.0.id()
+    }
+
+    /// SIGTERM, then the exit status must be success (graceful shutdown).
+    pub fn stop(mut self) {
+        Command::new("kill").arg("-TERM").arg(self.0.id().to_string()).status().unwrap();
+        let status = self.0.wait().unwrap();
+        assert!(status.success(), "graceful shutdown exits 0: {status:?}");
+    }
+}
+
+/// `quire serve` on a free port with `token` over `data`; returns the server and its `host:port`
+/// (read from the printed line, before the server is necessarily ready).
+pub fn serve(data: &Path, token: &str, extra: &[&str]) -> (Server, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_quire"))
+        .args(["serve", "--no-browser", "--port", "0", "--token", token])
+        .args(extra)
+        .arg("--data-dir")
+        .arg(data)
+        .env_remove("QUIRE_HOST")
+        .env_remove("QUIRE_PORT")
+        .env_remove("QUIRE_SECRET_KEY")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let addr = line.split("http://").nth(1).unwrap_or_else(|| panic!("unexpected: {line}"));
+    let addr = addr.split('/').next().unwrap().to_string();
+    (Server(child), addr)
+}
+
+/// Wait until `/ready` answers 200.
+pub async fn wait_ready(addr: &str) {
+    let http = reqwest::Client::new();
+    for _ in 0..1000 {
+        if http.get(format!("http://{addr}/ready")).send().await.is_ok_and(|r| r.status() == 200) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("server never became ready");
+}
+
+/// Deterministic incompressible bytes.
+pub fn noise(n: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
