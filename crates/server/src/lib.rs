@@ -20,6 +20,8 @@ mod ws;
 pub use auth::random_hex;
 pub use error::ApiError;
 pub use state::Config;
+/// Parsers exposed for the fuzz targets (`fuzz/`).
+pub use {files::tus_headers, ws::parse_client_message};
 
 use axum::http::{HeaderValue, header};
 use axum::serve::ListenerExt;
