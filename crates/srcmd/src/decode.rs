@@ -222,10 +222,13 @@ fn convert(groups: Vec<Group>, errors: &mut Vec<String>) -> Vec<Cell> {
             }
             Group::Markdown(ts) => {
                 if ts.iter().any(|t| t.kind != Kind::Space) {
-                    cells.push(Cell::Markdown(MarkdownCell {
-                        id: new_cell_id(),
-                        text: crate::markdown::settle(serialize_markdown(&ts)),
-                    }));
+                    let text = crate::markdown::settle(serialize_markdown(&ts));
+                    // Trimming (JavaScript's whitespace, so `\v` and `\f` too) can turn a paragraph into
+                    // a heading that would start another cell when the notebook is written back.
+                    if let Some(e) = crate::markdown::splits_cells(&text) {
+                        errors.push(format!("A markdown block changes meaning once trimmed: {e}"));
+                    }
+                    cells.push(Cell::Markdown(MarkdownCell { id: new_cell_id(), text }));
                 }
             }
             Group::Filename(h) => {
