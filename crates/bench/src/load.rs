@@ -6,7 +6,7 @@
 //! concurrent clients read the API (`/api/sessions`, one session, its export, `/health`) with `http-ms`
 //! of think time between requests. Latencies are measured over `secs` after every session is connected.
 
-use super::loadsrv::{Samples, Spawned, check_fd_limit, opt};
+use super::loadsrv::{Samples, Spawned, check_fd_limit, loadavg, opt};
 use super::{Socket, TOKEN};
 use anyhow::{Context, bail};
 use futures_util::{SinkExt, StreamExt};
@@ -276,6 +276,7 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
         tasks.push(tokio::spawn(http_client(n, srv_, ids.clone(), think, stats.clone(), phase.clone())));
     }
     let cpu0 = srv.cpu_secs();
+    let load0 = loadavg();
     let _ = go.send(Some(true));
     let started = Instant::now();
     let mut peak = idle_rss;
@@ -286,6 +287,7 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
     let _ = go.send(Some(false));
     let secs = started.elapsed().as_secs_f64();
     let cpu = srv.cpu_secs() - cpu0;
+    let load1 = loadavg();
     for t in tasks {
         let _ = t.await;
     }
@@ -303,6 +305,7 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
         o.http_ms
     );
     println!("  {} sessions connected and subscribed in {:.2} s", o.sessions, connect_time.as_secs_f64());
+    println!("  machine load average (1 min) at start {load0}, at end {load1}");
     let mut ack = std::mem::take(&mut *stats.ack.lock().unwrap_or_else(|p| p.into_inner()));
     let mut bc = std::mem::take(&mut *stats.broadcast.lock().unwrap_or_else(|p| p.into_inner()));
     let mut http = std::mem::take(&mut *stats.http.lock().unwrap_or_else(|p| p.into_inner()));

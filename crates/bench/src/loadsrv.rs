@@ -119,6 +119,12 @@ pub fn check_fd_limit(needed: u64) -> anyhow::Result<()> {
     }
 }
 
+/// The 1-minute load average: on a shared 2-core machine it says how much else was running.
+pub fn loadavg() -> String {
+    let l = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    l.split_whitespace().next().unwrap_or("?").to_string()
+}
+
 /// Latencies in microseconds.
 #[derive(Default)]
 pub struct Samples(pub Vec<u32>);

@@ -2,7 +2,7 @@
 //! `POST /files`, all started at once against a release server in its own process; then every file is
 //! downloaded (also all at once) and compared byte for byte.
 
-use super::loadsrv::{Samples, Spawned, check_fd_limit, opt};
+use super::loadsrv::{Samples, Spawned, check_fd_limit, loadavg, opt};
 use anyhow::{Context, bail};
 use std::time::Instant;
 
@@ -115,6 +115,7 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
         idle_rss as f64 / 1024.0,
         hwm as f64 / 1024.0
     );
+    println!("  machine load average (1 min) at the end: {}", loadavg());
     println!("  errors: {}", errors.len());
     for e in errors.iter().take(10) {
         println!("    {e}");
