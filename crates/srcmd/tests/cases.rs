@@ -363,3 +363,14 @@ fn markdown_that_trims_into_a_cell_heading_is_refused() {
     let fine = decode(&doc("a\u{c}###### b\n")).unwrap();
     assert_eq!(decode(&encode(&fine, Form::Inline)).unwrap().cells.len(), fine.cells.len());
 }
+
+/// Also from `fuzz/decode`: `\v` before `<!--` is a paragraph, trimmed it opens an HTML block that would
+/// swallow the package.json cell after it.
+#[test]
+fn markdown_that_trims_into_an_open_html_block_is_refused() {
+    let text = doc("\u{b}<!-- not a comment yet\n\n###### package.json\n\n```json\n{}\n```\n");
+    let errs = errors(&text);
+    assert!(errs.iter().any(|e| e.contains("changes meaning once trimmed")), "{errs:?}");
+    // Without the vertical tab the comment is one all along, and the document reads as before.
+    assert!(decode(&doc("<!-- open comment\n\n###### package.json\n\n```json\n{}\n```\n")).is_ok());
+}
