@@ -106,6 +106,8 @@ async fn session(
         if !measuring {
             break;
         }
+        // A pong missing for 5 s is an error (the deadline does not move with other frames arriving).
+        let pong_deadline = pending.map_or(next_edit, |(_, sent)| (sent + Duration::from_secs(5)).into());
         tokio::select! {
             _ = tokio::time::sleep_until(next_edit), if editor.is_some() && pending.is_none() => {
                 seq += 1;
@@ -123,7 +125,7 @@ async fn session(
                 }
                 pending = Some((seq, sent));
             }
-            _ = tokio::time::sleep(Duration::from_secs(5)), if pending.is_some() => {
+            _ = tokio::time::sleep_until(pong_deadline), if pending.is_some() => {
                 stats.error("no pong within 5 s".into());
                 pending = None;
             }
