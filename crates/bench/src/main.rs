@@ -1,6 +1,5 @@
-//! `cargo run --release -p quire-bench -- [edit|http|codec|exec|files|tsls] [N]`: starts the real server on
-//! 127.0.0.1:0
-//! in a temp dir and prints latency percentiles measured exactly as a client sees them.
+//! `cargo run --release -p quire-bench -- [edit|http|codec|exec|files|tsls|load|load-uploads] [N]`:
+//! starts the real server on 127.0.0.1:0 in a temp dir and prints latency percentiles measured exactly as a client sees them.
 
 mod exec;
 mod tsls;
@@ -13,6 +12,9 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 mod files;
+mod load;
+mod loadsrv;
+mod uploads;
 
 const TOKEN: &str = "bench-token-0123456789abcdef";
 
@@ -212,7 +214,8 @@ fn codec(n: usize) -> anyhow::Result<()> {
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let what = args.first().map(String::as_str).unwrap_or("all");
-    let n: usize = args.get(1).map(|s| s.parse()).transpose()?.unwrap_or(500);
+    let named_options = matches!(what, "load" | "load-uploads" | "serve-load");
+    let n: usize = args.get(1).filter(|_| !named_options).map(|s| s.parse()).transpose()?.unwrap_or(500);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match what {
         "edit" => rt.block_on(edit(n)),
@@ -223,12 +226,18 @@ fn main() -> anyhow::Result<()> {
         "exec" => rt.block_on(exec::exec(n)),
         // `files [MiB]`: the file store (default 100 MiB).
         "files" => rt.block_on(files::run(args.get(1).map(|s| s.parse()).transpose()?.unwrap_or(100))),
+        // `load [--secs 60] [--sessions 1000] …` and `load-uploads [--count 1000]`: see load.rs, uploads.rs.
+        "load" => rt.block_on(load::run(&args[1..])),
+        "load-uploads" => rt.block_on(uploads::run(&args[1..])),
+        "serve-load" => rt.block_on(loadsrv::serve_child(std::path::Path::new(args.get(1).context("dir")?))),
         "all" => {
             codec(n)?;
             rt.block_on(http(n))?;
             rt.block_on(edit(n))?;
             rt.block_on(exec::exec(n))
         }
-        other => bail!("unknown benchmark '{other}' (edit, http, codec, exec, files, tsls, all)"),
+        other => bail!(
+            "unknown benchmark '{other}' (edit, http, codec, exec, files, tsls, load, load-uploads, all)"
+        ),
     }
 }

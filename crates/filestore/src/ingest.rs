@@ -193,6 +193,14 @@ impl FileStore {
         };
         let mut written: Vec<(Hash, u32, u32)> = Vec::new();
         let p = self.config.chunk;
+        // Most uploads are smaller than the minimum chunk, so they are one chunk whatever the cut points:
+        // read up to `min` bytes first and skip the chunker for them. Its buffer is `max` bytes (4 MiB),
+        // zero-filled again after every chunk, so each small upload in flight held 4 MiB resident.
+        let mut head = Vec::new();
+        if let Err(e) = (&mut hr).take(u64::from(p.min)).read_to_end(&mut head) {
+            return Err(if hr.over { adm.error() } else { FileStoreError::Aborted(e.to_string()) });
+        }
+        let whole = head.len() < p.min as usize;
         // A pipeline with bounded queues (so memory stays a few chunks): chunking and per-chunk BLAKE3
         // here; whole-file BLAKE3 + SHA-256 on a hasher thread; compression, write and fsync on two
         // writer threads (their fsyncs overlap).
@@ -232,7 +240,21 @@ impl FileStore {
             });
             let mut seen = std::collections::HashSet::new();
             let read = (|| -> Result<()> {
-                for item in fastcdc::v2020::StreamCDC::new(&mut hr, p.min, p.avg, p.max) {
+                let chunks: Box<dyn Iterator<Item = _>> = if head.is_empty() {
+                    Box::new(std::iter::empty())
+                } else if whole {
+                    let length = head.len();
+                    Box::new(std::iter::once(Ok(fastcdc::v2020::ChunkData {
+                        hash: 0,
+                        offset: 0,
+                        length,
+                        data: head,
+                    })))
+                } else {
+                    let rest = io::Cursor::new(head).chain(&mut hr);
+                    Box::new(fastcdc::v2020::StreamCDC::new(rest, p.min, p.avg, p.max))
+                };
+                for item in chunks {
                     let c = item.map_err(|e| match e {
                         fastcdc::v2020::Error::IoError(io) => FileStoreError::Aborted(io.to_string()),
                         other => FileStoreError::Aborted(other.to_string()),

@@ -268,3 +268,29 @@ fn totals_count_files_once_and_shared_chunks_once() {
     assert_eq!((two.files, two.file_bytes), (2, 400_000));
     assert_eq!((two.chunks, two.chunk_bytes), (one.chunks, one.chunk_bytes));
 }
+
+/// Files below the minimum chunk skip the chunker; their chunks must be exactly the chunker's anyway,
+/// and the size limit must still hold while that first part is read.
+#[test]
+fn small_files_are_one_chunk_like_the_chunker_cuts_them() {
+    let cfg = StoreConfig::default();
+    let p = cfg.chunk;
+    let (_d, s) = store(cfg);
+    let a = user("u1");
+    for size in [4097usize, 65_536, p.min as usize - 1, p.min as usize, p.min as usize + 1, 3 << 20] {
+        let data = noise(size, size as u64 + 11);
+        let out = s.put(&a, &mut Cursor::new(&data), nf("x.bin"), None).unwrap();
+        assert_eq!(read_all(&s, &a, &out.file_id, 0, u64::MAX).unwrap(), data);
+        let got: Vec<(u64, u32)> =
+            s.meta.file_chunks(&out.file_id).unwrap().iter().map(|c| (c.offset, c.len)).collect();
+        let want: Vec<(u64, u32)> = fastcdc::v2020::FastCDC::new(&data, p.min, p.avg, p.max)
+            .map(|c| (c.offset as u64, c.length as u32))
+            .collect();
+        assert_eq!(got, want, "size {size}");
+    }
+    let (_d, s) = store(StoreConfig { max_file_size: 8_000, ..Default::default() });
+    assert!(matches!(
+        s.put(&a, &mut Cursor::new(noise(9_000, 1)), nf("big"), None),
+        Err(FileStoreError::TooLarge { .. })
+    ));
+}

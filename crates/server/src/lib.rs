@@ -29,6 +29,8 @@ pub use state::{Config, TlsFiles};
 pub fn check_tls(files: &TlsFiles) -> anyhow::Result<()> {
     tls::server_config(files).map(|_| ())
 }
+/// Parsers exposed for the fuzz targets (`fuzz/`).
+pub use {files::tus_headers, ws::parse_client_message};
 
 use axum::http::{HeaderValue, header};
 use axum::serve::ListenerExt;

@@ -222,10 +222,21 @@ fn convert(groups: Vec<Group>, errors: &mut Vec<String>) -> Vec<Cell> {
             }
             Group::Markdown(ts) => {
                 if ts.iter().any(|t| t.kind != Kind::Space) {
-                    cells.push(Cell::Markdown(MarkdownCell {
-                        id: new_cell_id(),
-                        text: crate::markdown::settle(serialize_markdown(&ts)),
-                    }));
+                    let text = crate::markdown::settle(serialize_markdown(&ts));
+                    // Trimming uses JavaScript's whitespace (`\v`, `\f`, NBSP…), which Markdown does not
+                    // skip: a paragraph can become a heading that starts another cell, or an HTML block or
+                    // fence that swallows the cells after it once the notebook is written back.
+                    let first = ts.iter().find(|t| t.kind != Kind::Space).map_or("", |t| t.raw.as_str());
+                    let exotic = first.trim_start_matches([' ', '\t', '\n', '\r']).starts_with(is_ws);
+                    let changed = if exotic {
+                        crate::markdown::check_markdown(&text).err()
+                    } else {
+                        crate::markdown::splits_cells(&text)
+                    };
+                    if let Some(e) = changed {
+                        errors.push(format!("A markdown block changes meaning once trimmed: {e}"));
+                    }
+                    cells.push(Cell::Markdown(MarkdownCell { id: new_cell_id(), text }));
                 }
             }
             Group::Filename(h) => {

@@ -5,20 +5,8 @@ use crate::lexer::{Kind, lex, normalize_newlines};
 
 /// Err(message) if the markdown text cannot be stored as a cell and read back.
 pub fn check_markdown(text: &str) -> Result<(), String> {
-    let norm = normalize_newlines(text);
-    let mut pos = 0;
-    for t in lex(&norm, true) {
-        if t.kind == Kind::Heading && (t.depth == 1 || t.depth == 6) {
-            let line = norm.get(..pos).map_or(0, |p| p.matches('\n').count()) + 1;
-            let first = t.raw.lines().next().unwrap_or("").trim_end_matches(is_ws);
-            return Err(format!(
-                "Markdown cells cannot contain an h1 or h6 heading (line {line}: '{first}')"
-            ));
-        }
-        if crate::decode::is_cell_break(&t) {
-            return Err(format!("Markdown cells cannot contain the line '{}'", crate::decode::CELL_BREAK));
-        }
-        pos += t.raw.len();
+    if let Some(e) = splits_cells(text) {
+        return Err(e);
     }
     // The text must end where it ends: an unclosed fence or HTML block would swallow the cells after it.
     let body = normalize_markdown(text);
@@ -28,6 +16,26 @@ pub fn check_markdown(text: &str) -> Result<(), String> {
         return Err("Markdown cells cannot end inside an unclosed code block or HTML block".into());
     }
     Ok(())
+}
+
+/// Why this text would not read back as one markdown cell (an h1 or h6 heading, a cell break).
+pub(crate) fn splits_cells(text: &str) -> Option<String> {
+    let norm = normalize_newlines(text);
+    let mut pos = 0;
+    for t in lex(&norm, true) {
+        if t.kind == Kind::Heading && (t.depth == 1 || t.depth == 6) {
+            let line = norm.get(..pos).map_or(0, |p| p.matches('\n').count()) + 1;
+            let first = t.raw.lines().next().unwrap_or("").trim_end_matches(is_ws);
+            return Some(format!(
+                "Markdown cells cannot contain an h1 or h6 heading (line {line}: '{first}')"
+            ));
+        }
+        if crate::decode::is_cell_break(&t) {
+            return Some(format!("Markdown cells cannot contain the line '{}'", crate::decode::CELL_BREAK));
+        }
+        pos += t.raw.len();
+    }
+    None
 }
 
 /// The form the decoder reads this markdown back as (CRLF → LF, `\n{3,}` → `\n\n` outside code,

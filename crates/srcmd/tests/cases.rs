@@ -349,3 +349,28 @@ fn normalize_title_is_idempotent() {
         assert!(matches!(&back.cells[0], Cell::Title(x) if x.text == once), "{t:?}");
     }
 }
+
+/// Found by `fuzz/decode`: `\v` before `######` is a paragraph, but the trimmed markdown text began
+/// with an h6 heading, so the re-encoded notebook read back with a package.json cell it never had.
+#[test]
+fn markdown_that_trims_into_a_cell_heading_is_refused() {
+    let text = doc("\u{b}###### package.json\n\n```json\n{}\n```\n\nafter\n");
+    let errs = errors(&text);
+    assert!(errs.iter().any(|e| e.contains("changes meaning once trimmed")), "{errs:?}");
+    let h1 = doc("\u{c}# Second title\n\nmore\n");
+    assert!(errors(&h1).iter().any(|e| e.contains("h1 or h6")));
+    // A form feed inside a paragraph stays a paragraph and decodes as before.
+    let fine = decode(&doc("a\u{c}###### b\n")).unwrap();
+    assert_eq!(decode(&encode(&fine, Form::Inline)).unwrap().cells.len(), fine.cells.len());
+}
+
+/// Also from `fuzz/decode`: `\v` before `<!--` is a paragraph, trimmed it opens an HTML block that would
+/// swallow the package.json cell after it.
+#[test]
+fn markdown_that_trims_into_an_open_html_block_is_refused() {
+    let text = doc("\u{b}<!-- not a comment yet\n\n###### package.json\n\n```json\n{}\n```\n");
+    let errs = errors(&text);
+    assert!(errs.iter().any(|e| e.contains("changes meaning once trimmed")), "{errs:?}");
+    // Without the vertical tab the comment is one all along, and the document reads as before.
+    assert!(decode(&doc("<!-- open comment\n\n###### package.json\n\n```json\n{}\n```\n")).is_ok());
+}

@@ -9,6 +9,7 @@ pub mod attach;
 mod download;
 mod query;
 mod tus;
+pub mod tus_headers;
 mod upload;
 
 use crate::state::AppState;

@@ -3,6 +3,7 @@
 //! 409 on an offset mismatch; one request at a time per upload (423 otherwise). A finished upload is a
 //! file like `POST /files`; its id comes back in `X-File-Id`.
 
+use super::tus_headers::{self, VERSION};
 use super::{ChannelReader, FileError, FileResult, actor, blocking};
 use crate::state::AppState;
 use axum::Router;
@@ -12,23 +13,21 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, he
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, any};
-use base64::Engine;
 use futures_util::StreamExt;
 use quire_filestore::{Checksum, ChecksumAlgo, UploadRecord};
 use std::time::{Duration, UNIX_EPOCH};
 
-const VERSION: &str = "1.0.0";
 const EXTENSIONS: &str = "creation,creation-with-upload,expiration,checksum,termination";
 const OFFSET_TYPE: &str = "application/offset+octet-stream";
-
-fn b64() -> base64::engine::GeneralPurpose {
-    base64::engine::general_purpose::STANDARD
-}
 
 /// `Tus-Resumable` on every response; another version → 412 before anything is processed.
 async fn tus_headers(req: Request, next: Next) -> Response {
     let version_ok = req.method() == Method::OPTIONS
-        || req.headers().get("tus-resumable").and_then(|v| v.to_str().ok()) == Some(VERSION);
+        || req
+            .headers()
+            .get("tus-resumable")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(tus_headers::version_supported);
     let mut resp = if version_ok {
         next.run(req).await
     } else {
@@ -77,41 +76,10 @@ async fn options(State(s): State<AppState>) -> Response {
     r
 }
 
-/// `Upload-Metadata`: `key base64value` pairs, comma-separated; a key may have no value.
-fn parse_metadata(v: &str) -> FileResult<Vec<(String, String)>> {
-    let mut out: Vec<(String, String)> = Vec::new();
-    for pair in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let (k, val) = pair.split_once(' ').unwrap_or((pair, ""));
-        let bytes = b64()
-            .decode(val.trim())
-            .map_err(|_| FileError::invalid(format!("Upload-Metadata: {k} is not base64")))?;
-        let val = String::from_utf8(bytes)
-            .map_err(|_| FileError::invalid(format!("Upload-Metadata: {k} is not UTF-8")))?;
-        if out.iter().any(|(ek, _)| ek == k) {
-            return Err(FileError::invalid(format!("Upload-Metadata: duplicate key {k}")));
-        }
-        out.push((k.to_string(), val));
-    }
-    Ok(out)
-}
-
 fn parse_checksum(h: &HeaderMap) -> FileResult<Option<Checksum>> {
     let Some(v) = h.get("upload-checksum") else { return Ok(None) };
     let v = v.to_str().map_err(|_| FileError::invalid("Upload-Checksum is not ASCII"))?;
-    let (algo, digest) = v
-        .trim()
-        .split_once(' ')
-        .ok_or_else(|| FileError::invalid("Upload-Checksum: <algorithm> <base64>"))?;
-    let algo = ChecksumAlgo::parse(algo).ok_or_else(|| {
-        FileError::invalid(format!(
-            "Unsupported checksum algorithm {algo}; supported: {}",
-            ChecksumAlgo::NAMES
-        ))
-    })?;
-    let digest = b64()
-        .decode(digest.trim())
-        .map_err(|_| FileError::invalid("Upload-Checksum digest is not base64"))?;
-    Ok(Some(Checksum { algo, digest }))
+    tus_headers::parse_checksum(v).map(Some).map_err(FileError::invalid)
 }
 
 fn number(h: &HeaderMap, name: &str) -> FileResult<Option<u64>> {
@@ -119,10 +87,10 @@ fn number(h: &HeaderMap, name: &str) -> FileResult<Option<u64>> {
         None => Ok(None),
         Some(v) => v
             .to_str()
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
+            .map_err(|_| format!("{name} must be a non-negative integer"))
+            .and_then(|v| tus_headers::parse_number(name, v))
             .map(Some)
-            .ok_or_else(|| FileError::invalid(format!("{name} must be a non-negative integer"))),
+            .map_err(FileError::invalid),
     }
 }
 
@@ -167,7 +135,7 @@ async fn create(State(s): State<AppState>, uri: Uri, headers: HeaderMap, body: B
     let length =
         number(&headers, "upload-length")?.ok_or_else(|| FileError::invalid("Upload-Length is required"))?;
     let metadata = match headers.get("upload-metadata").and_then(|v| v.to_str().ok()) {
-        Some(v) => parse_metadata(v)?,
+        Some(v) => tus_headers::parse_metadata(v).map_err(FileError::invalid)?,
         None => Vec::new(),
     };
     let checksum = parse_checksum(&headers)?;

@@ -426,3 +426,33 @@ impl Op {
         })
     }
 }
+
+/// What the server makes of one client text frame without acting on it (fuzzing): the envelope as
+/// `protocol::parse` reads it, then the payload as the handler for its event types it. `Ok(event)`, or
+/// the error code the connection would be sent.
+pub fn parse_client_message(text: &str) -> Result<String, &'static str> {
+    fn typed<T: DeserializeOwned>(f: &Frame) -> Result<(), &'static str> {
+        serde_json::from_value::<T>(Value::Object(f.payload.clone()))
+            .map(|_| ())
+            .map_err(|_| "invalid_payload")
+    }
+    let f = protocol::parse(text).map_err(|e| e.code)?;
+    match f.event.as_str() {
+        "subscribe" => typed::<Subscribe>(&f)?,
+        "cell:create" => {
+            let c = serde_json::from_value::<Create>(Value::Object(f.payload.clone()));
+            index_of(c.map_err(|_| "invalid_payload")?.index).map_err(|_| "invalid_payload")?;
+        }
+        "cell:update" => typed::<Update>(&f)?,
+        "cell:rename" => typed::<Rename>(&f)?,
+        "cell:move" => {
+            let m = serde_json::from_value::<Move>(Value::Object(f.payload.clone()));
+            index_of(m.map_err(|_| "invalid_payload")?.index).map_err(|_| "invalid_payload")?;
+        }
+        "cell:delete" | "cell:exec" | "cell:stop" | "cell:format" => typed::<CellRef>(&f)?,
+        "deps:install" => typed::<Install>(&f)?,
+        "tsconfig.json:update" => typed::<Tsconfig>(&f)?,
+        _ => {}
+    }
+    Ok(f.event)
+}

@@ -7,6 +7,8 @@ pub mod protocol;
 mod run;
 pub mod tsserver;
 
+pub use handlers::parse_client_message;
+
 use crate::state::AppState;
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
