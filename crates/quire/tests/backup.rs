@@ -20,10 +20,6 @@ async fn start(data: &Path) -> (Server, String) {
     (server, format!("http://{addr}"))
 }
 
-fn stop(server: Server) {
-    server.stop();
-}
-
 fn admin(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_quire"))
         .arg("admin")
@@ -134,7 +130,7 @@ async fn backup_while_uploading_then_restore_is_byte_exact() {
         w.await.unwrap();
     }
     assert!(out.status.success(), "backup failed: {}", String::from_utf8_lossy(&out.stderr));
-    stop(server);
+    server.stop();
 
     let out = admin(&["restore", dest.to_str().unwrap(), "--data-dir", restored.to_str().unwrap()]);
     assert!(out.status.success(), "restore failed: {}", String::from_utf8_lossy(&out.stderr));
@@ -174,13 +170,13 @@ async fn backup_while_uploading_then_restore_is_byte_exact() {
     assert!(secrets["result"].to_string().contains("KEPT"), "{secrets}");
     eprintln!("files acknowledged before the backup {before}, during {during} (included), after {after}");
     assert!(before >= 6 && after >= 1, "before {before}, during {during}, after {after}");
-    stop(server);
+    server.stop();
 }
 
 #[test]
 fn serve_refuses_an_unfinished_restore() {
     let data = tempfile::tempdir().unwrap();
-    std::fs::write(data.path().join(quire_backup_marker()), "x").unwrap();
+    std::fs::write(data.path().join(quire_backup::RESTORE_MARKER), "x").unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_quire"))
         .args(["serve", "--no-browser", "--port", "0", "--data-dir"])
         .arg(data.path())
@@ -188,8 +184,4 @@ fn serve_refuses_an_unfinished_restore() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unfinished restore"));
-}
-
-fn quire_backup_marker() -> &'static str {
-    "restore-incomplete"
 }

@@ -57,20 +57,10 @@ async fn next_event(ws: &mut Socket, event: &str) -> Value {
     }
 }
 
-async fn wait_ready(addr: &str) {
-    quire_server::install_crypto_provider();
-    let http = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !http.get(format!("http://{addr}/ready")).send().await.is_ok_and(|r| r.status() == 200) {
-        assert!(Instant::now() < deadline, "server never became ready");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
 /// A notebook running a cell that spins forever after starting a `sleep` child; returns the notebook
 /// id and the pids of the Node host and of `sleep`.
 async fn spinning_cell(addr: &str) -> (String, Vec<u64>, Socket) {
-    wait_ready(addr).await;
+    common::wait_ready(addr).await;
     let http = reqwest::Client::new();
     let auth = format!("Bearer {TOKEN}");
     let post = |path: &str, body: Value| {
@@ -130,7 +120,7 @@ async fn sigterm_stops_runs_loses_no_acknowledged_edit_and_exits_cleanly() {
     wait_gone(&pids).await;
 
     let (mut server, addr) = start_in(data.path());
-    wait_ready(&addr).await;
+    common::wait_ready(&addr).await;
     let text = reqwest::Client::new()
         .get(format!("http://{addr}/api/sessions/{id}/export-text"))
         .header("authorization", format!("Bearer {TOKEN}"))

@@ -52,6 +52,7 @@ pub fn serve(data: &Path, token: &str, extra: &[&str]) -> (Server, String) {
 
 /// Wait until `/ready` answers 200.
 pub async fn wait_ready(addr: &str) {
+    quire_server::install_crypto_provider();
     let http = reqwest::Client::new();
     for _ in 0..1000 {
         if http.get(format!("http://{addr}/ready")).send().await.is_ok_and(|r| r.status() == 200) {

@@ -42,10 +42,13 @@ fn noise(n: usize) -> Vec<u8> {
 }
 
 async fn upload(s: &TestServer, bytes: Vec<u8>) -> (u16, Value) {
-    let part = reqwest::multipart::Part::bytes(bytes).file_name("big.bin");
-    let form = reqwest::multipart::Form::new().part("file", part);
-    let r = s.http.post(s.url("/files")).multipart(form).send().await.unwrap();
-    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    crate::files::upload(
+        s,
+        crate::common::TOKEN,
+        crate::files::form("big.bin", "application/octet-stream", bytes),
+        &[],
+    )
+    .await
 }
 
 fn fill(dir: &Path) -> PathBuf {

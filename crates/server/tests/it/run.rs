@@ -260,20 +260,11 @@ async fn metrics_after_a_scripted_session() {
     assert_eq!(exec(&mut nb, "m").await.0, "hi\n");
     // An upload and a verified download of a chunked file.
     let data: Vec<u8> = (0..300_000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
-    let part = reqwest::multipart::Part::bytes(data.clone()).file_name("m.bin");
-    let r = s.http.post(s.url("/files")).bearer_auth(crate::common::TOKEN);
-    let v: serde_json::Value = r
-        .multipart(reqwest::multipart::Form::new().part("file", part))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let token = crate::common::TOKEN;
+    let form = crate::files::form("m.bin", "application/octet-stream", data.clone());
+    let (_, v) = crate::files::upload(&s, token, form, &[]).await;
     let id = v["file_id"].as_str().unwrap();
-    let r =
-        s.http.get(s.url(&format!("/files/{id}"))).bearer_auth(crate::common::TOKEN).send().await.unwrap();
-    assert_eq!(r.bytes().await.unwrap().len(), data.len());
+    assert_eq!(crate::files::get_bytes(&s, token, &format!("/files/{id}")).await.2.len(), data.len());
     let anon = reqwest::Client::new();
     assert_eq!(anon.get(s.url("/metrics")).send().await.unwrap().status(), 401);
     let r = anon.get(s.url("/metrics")).bearer_auth("metrics-only-token-123").send().await.unwrap();

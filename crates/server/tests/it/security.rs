@@ -453,18 +453,8 @@ async fn audit_log_covers_accounts_api_keys_and_file_deletes() {
     let rotated: serde_json::Value = r.unwrap().json().await.unwrap();
     let key_id = rotated["id"].as_str().or(rotated["key"]["id"].as_str()).unwrap_or(&key_id).to_string();
     anon.delete(s.url(&format!("/auth/api-keys/{key_id}"))).bearer_auth(&access).send().await.unwrap();
-    let part = reqwest::multipart::Part::bytes(vec![1u8; 10]).file_name("a.bin");
-    let form = reqwest::multipart::Form::new().part("file", part);
-    let up: serde_json::Value = anon
-        .post(s.url("/files"))
-        .bearer_auth(&access)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let form = crate::files::form("a.bin", "application/octet-stream", vec![1u8; 10]);
+    let (_, up) = crate::files::upload(&s, &access, form, &[]).await;
     let file = up["file_id"].as_str().unwrap();
     anon.delete(s.url(&format!("/files/{file}"))).bearer_auth(&access).send().await.unwrap();
     anon.post(s.url("/auth/logout")).bearer_auth(&access).send().await.unwrap();
