@@ -60,14 +60,17 @@ fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// Copy a small file durably, keeping it private (0600): used for the instance key.
-pub(crate) fn copy_private(src: &Path, dest: &Path) -> std::io::Result<()> {
-    use std::io::Write;
+/// Copy `src` to the new file `dest` and make it durable; `private` files (the instance key) get 0600.
+pub(crate) fn copy_new(src: &Path, dest: &Path, private: bool) -> std::io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
-    let bytes = fs::read(src)?;
-    let mut f = fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(dest)?;
-    f.write_all(&bytes)?;
-    f.sync_all()
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    if private {
+        options.mode(0o600);
+    }
+    let mut out = options.open(dest)?;
+    std::io::copy(&mut fs::File::open(src)?, &mut out)?;
+    out.sync_all()
 }
 
 /// Make a consistent backup of the data directory `data_dir` in `dest` (new or empty).
@@ -91,7 +94,7 @@ fn write_backup(data_dir: &Path, dest: &Path) -> Result<BackupReport> {
     let mut key_included = false;
     for name in KEY_FILES {
         if data_dir.join(name).is_file() {
-            copy_private(&data_dir.join(name), &dest.join(name))?;
+            copy_new(&data_dir.join(name), &dest.join(name), true)?;
             key_included = true;
         }
     }

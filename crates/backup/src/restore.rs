@@ -43,13 +43,8 @@ pub fn restore(src: &Path, data_dir: &Path, env_key: Option<&str>) -> Result<Res
         let dest = data_dir.join(&rel);
         let parent = dest.parent().unwrap_or(data_dir).to_path_buf();
         fs::create_dir_all(&parent)?;
-        if KEY_FILES.iter().any(|k| Path::new(k) == rel) {
-            crate::copy_private(&src.join(&rel), &dest)?;
-        } else {
-            let mut out = fs::OpenOptions::new().write(true).create_new(true).open(&dest)?;
-            std::io::copy(&mut fs::File::open(src.join(&rel))?, &mut out)?;
-            out.sync_all()?;
-        }
+        let private = KEY_FILES.iter().any(|k| Path::new(k) == rel);
+        crate::copy_new(&src.join(&rel), &dest, private)?;
         let mut d = parent.as_path();
         while d.starts_with(data_dir) && dirs.insert(d.to_path_buf()) {
             match d.parent() {

@@ -38,8 +38,6 @@ pub enum NotebookError {
     /// Another writer held the database past the busy timeout (retried meanwhile); try again later.
     #[error("The database is busy; try again shortly ({0})")]
     Busy(String),
-    #[error("The disk is full: {0}")]
-    StorageFull(String),
 }
 
 impl From<rusqlite::Error> for NotebookError {
@@ -47,7 +45,7 @@ impl From<rusqlite::Error> for NotebookError {
         use rusqlite::ErrorCode as C;
         match e.sqlite_error_code() {
             Some(C::DatabaseBusy | C::DatabaseLocked) => NotebookError::Busy(e.to_string()),
-            Some(C::DiskFull) => NotebookError::StorageFull(e.to_string()),
+            Some(C::DiskFull) => NotebookError::Io(io::Error::new(io::ErrorKind::StorageFull, e.to_string())),
             _ => NotebookError::Database(e.to_string()),
         }
     }

@@ -46,8 +46,7 @@ impl IntoResponse for ApiError {
         }
         let mut resp = (self.status, axum::Json(self.body())).into_response();
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
-            resp.headers_mut()
-                .insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
+            crate::ratelimit::set_retry_after(&mut resp, 1);
         }
         resp
     }
@@ -74,7 +73,6 @@ impl From<NotebookError> for ApiError {
             E::Io(err) if quire_notebook::is_storage_full(err) => {
                 (S::INSUFFICIENT_STORAGE, "insufficient_storage", None)
             }
-            E::StorageFull(_) => (S::INSUFFICIENT_STORAGE, "insufficient_storage", None),
             E::Busy(_) => (S::SERVICE_UNAVAILABLE, "database_busy", None),
             E::Io(err) => {
                 tracing::error!(error = %err, "notebook write failed");

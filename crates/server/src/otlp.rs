@@ -9,7 +9,6 @@ use axum::middleware::Next;
 use axum::response::Response;
 use serde_json::{Value, json};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, oneshot};
 
@@ -30,7 +29,6 @@ pub struct Span {
 
 pub struct Exporter {
     tx: mpsc::Sender<Span>,
-    dropped: AtomicU64,
     close: Mutex<Option<oneshot::Sender<()>>>,
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -77,17 +75,11 @@ impl Exporter {
                 }
             }
         });
-        Exporter {
-            tx,
-            dropped: AtomicU64::new(0),
-            close: Mutex::new(Some(close)),
-            task: Mutex::new(Some(task)),
-        }
+        Exporter { tx, close: Mutex::new(Some(close)), task: Mutex::new(Some(task)) }
     }
 
     pub fn record(&self, span: Span) {
         if self.tx.try_send(span).is_err() {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
             metrics::counter!("otlp_spans_dropped_total").increment(1);
         }
     }

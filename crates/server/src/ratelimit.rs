@@ -48,6 +48,10 @@ pub fn retry_secs(retry: Duration) -> u64 {
     (retry.as_secs() + u64::from(retry.subsec_nanos() > 0)).max(1)
 }
 
+pub fn set_retry_after(resp: &mut axum::response::Response, secs: u64) {
+    resp.headers_mut().insert(axum::http::header::RETRY_AFTER, secs.into());
+}
+
 /// `429 Too Many Requests` with `Retry-After` in whole seconds (at least 1).
 pub fn too_many(retry: Duration) -> axum::response::Response {
     use axum::response::IntoResponse;
@@ -55,12 +59,10 @@ pub fn too_many(retry: Duration) -> axum::response::Response {
     let mut resp = crate::error::ApiError::new(
         axum::http::StatusCode::TOO_MANY_REQUESTS,
         "rate_limited",
-        format!("Too many requests; retry in {} s", secs.max(1)),
+        format!("Too many requests; retry in {secs} s"),
     )
     .into_response();
-    if let Ok(v) = axum::http::HeaderValue::from_str(&secs.max(1).to_string()) {
-        resp.headers_mut().insert("retry-after", v);
-    }
+    set_retry_after(&mut resp, secs);
     resp
 }
 

@@ -29,12 +29,21 @@ pub struct FileError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// `retryAfter` here (seconds) also becomes the `Retry-After` header.
     pub context: Option<Value>,
 }
 
 impl FileError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         FileError { status, code, message: message.into(), context: None }
+    }
+
+    /// 429 with the wait in the body (`context.retryAfter`) and in `Retry-After`.
+    pub fn too_many(code: &'static str, message: impl Into<String>, wait: std::time::Duration) -> Self {
+        let secs = crate::ratelimit::retry_secs(wait);
+        let mut e = Self::new(StatusCode::TOO_MANY_REQUESTS, code, message);
+        e.context = Some(json!({"retryAfter": secs}));
+        e
     }
     pub fn invalid(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "VALIDATION_ERROR", message)
@@ -53,13 +62,11 @@ impl IntoResponse for FileError {
         if let Some(c) = self.context {
             body["context"] = c;
         }
-        let retry = match body["context"]["retry_after"].as_u64() {
-            Some(secs) => Some(secs.to_string()),
-            None => (self.status == StatusCode::SERVICE_UNAVAILABLE).then(|| "1".to_string()),
-        };
+        let retry = body["context"]["retryAfter"].as_u64();
+        let retry = retry.or((self.status == StatusCode::SERVICE_UNAVAILABLE).then_some(1));
         let mut resp = (self.status, axum::Json(body)).into_response();
-        if let Some(v) = retry.and_then(|r| axum::http::HeaderValue::from_str(&r).ok()) {
-            resp.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+        if let Some(secs) = retry {
+            crate::ratelimit::set_retry_after(&mut resp, secs);
         }
         resp
     }
@@ -172,13 +179,8 @@ pub async fn actor(s: &AppState, headers: &HeaderMap, uri: &Uri) -> FileResult<A
                 && let Err(wait) = limit.check(u.id.clone(), std::time::Instant::now())
             {
                 let secs = crate::ratelimit::retry_secs(wait);
-                let mut e = FileError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "RATE_LIMIT_EXCEEDED",
-                    format!("Too many requests for this account; retry in {secs} s"),
-                );
-                e.context = Some(json!({"retry_after": secs}));
-                return Err(e);
+                let message = format!("Too many requests for this account; retry in {secs} s");
+                return Err(FileError::too_many("RATE_LIMIT_EXCEEDED", message, wait));
             }
             Ok(Actor { admin: u.role == "admin", user_id: u.id })
         }
@@ -345,16 +347,12 @@ async fn throttle_failures(
         && let Err(retry) = s.auth_failure_limit.check(ip, std::time::Instant::now())
     {
         tracing::warn!(%ip, "too many failed file-store credentials");
-        let secs = retry.as_secs() + u64::from(retry.subsec_nanos() > 0);
-        let mut e = FileError::new(
-            StatusCode::TOO_MANY_REQUESTS,
+        let e = FileError::too_many(
             "RATE_LIMIT_ERROR",
             "Too many failed sign-in attempts; try again later",
+            retry,
         );
-        e.context = Some(json!({"retryAfter": secs}));
-        let mut r = e.into_response();
-        r.headers_mut().insert(header::RETRY_AFTER, secs.into());
-        return r;
+        return e.into_response();
     }
     resp
 }
