@@ -162,6 +162,9 @@ struct ServeArgs {
     /// Run no TypeScript language service (no tsserver, no npm install of TypeScript).
     #[arg(long, env = "QUIRE_NO_LANGUAGE_SERVICE")]
     no_language_service: bool,
+    /// Serve the browser UI from this directory (a `vite build` output) instead of the embedded one.
+    #[arg(long, env = "QUIRE_WEB_DIR", hide = true)]
+    web_dir: Option<PathBuf>,
 }
 
 fn init_logging(format: LogFormat, file: Option<logfile::RotatingFile>) {
@@ -309,6 +312,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     config.otlp_endpoint = args.otlp_endpoint;
     config.metrics_token = args.metrics_token;
+    config.web_dir = args.web_dir;
     if let (Some(cert), Some(key)) = (args.tls_cert, args.tls_key) {
         config.tls = Some(quire_server::TlsFiles { cert, key });
     }

@@ -85,6 +85,9 @@ fn http_client(config: &Config) -> anyhow::Result<reqwest::Client> {
 /// Build the state: open (and migrate) the database, prepare directories. Notebooks load in `serve`.
 fn build_state(config: Config) -> anyhow::Result<AppState> {
     std::fs::create_dir_all(&config.data_dir)?;
+    if let Some(dir) = &config.web_dir {
+        routes::serve_ui_from(dir.clone());
+    }
     let db_path = config.data_dir.join("quire.db");
     let key = quire_notebook::seal::instance_key(&config.data_dir, &db_path, config.secret_key.as_deref())?;
     let db = SqliteDatabase::open(&db_path, key)?;

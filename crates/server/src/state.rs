@@ -58,6 +58,8 @@ pub struct Config {
     pub tls: Option<TlsFiles>,
     /// Export a span per request to this OTLP/HTTP collector (`http://host:4318`).
     pub otlp_endpoint: Option<String>,
+    /// Serve the UI from this directory instead of the embedded build (UI development).
+    pub web_dir: Option<PathBuf>,
 }
 
 #[derive(Clone, Debug)]
@@ -110,6 +112,7 @@ impl Config {
             shutdown_grace: Duration::from_secs(10),
             tls: None,
             otlp_endpoint: None,
+            web_dir: None,
         }
     }
 }

@@ -8,6 +8,7 @@ mod settings;
 mod ui;
 
 pub use health::disk_free;
+pub use ui::serve_from_dir as serve_ui_from;
 
 use crate::error::ApiError;
 use crate::state::AppState;

@@ -8,6 +8,38 @@ use include_dir::{Dir, include_dir};
 
 static DIST: Dir<'static> = include_dir!("$QUIRE_WEB_DIST");
 
+/// `--web-dir`: serve the UI from this directory instead of the embedded build (UI development: a
+/// fresh `vite build` shows without rebuilding the server). Set once at start.
+static WEB_DIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+
+pub fn serve_from_dir(dir: std::path::PathBuf) {
+    let _ = WEB_DIR.set(dir);
+}
+
+/// A UI file's bytes: from `--web-dir` when set, else embedded. `path` is relative, `/`-separated.
+fn asset(path: &str) -> Option<std::borrow::Cow<'static, [u8]>> {
+    if path.split('/').any(|part| part.is_empty() || part == "." || part == "..") {
+        return None;
+    }
+    match WEB_DIR.get() {
+        Some(dir) => std::fs::read(dir.join(path)).ok().map(std::borrow::Cow::Owned),
+        None => DIST.get_file(path).map(|f| std::borrow::Cow::Borrowed(f.contents())),
+    }
+}
+
+/// File names in the UI's `assets/` directory.
+fn asset_names() -> Vec<String> {
+    match WEB_DIR.get() {
+        Some(dir) => std::fs::read_dir(dir.join("assets"))
+            .map(|rd| rd.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect())
+            .unwrap_or_default(),
+        None => DIST
+            .get_dir("assets")
+            .map(|d| d.files().filter_map(|f| Some(f.path().file_name()?.to_str()?.to_string())).collect())
+            .unwrap_or_default(),
+    }
+}
+
 const NOT_BUILT: &str = r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Quire</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"></head>
@@ -47,14 +79,13 @@ fn accepts(headers: &HeaderMap, encoding: &str) -> bool {
 
 /// The file's bytes, in the best precompressed form the client accepts.
 fn file_response(path: &str, headers: &HeaderMap, cache: &'static str) -> Option<Response> {
-    let plain = DIST.get_file(path)?;
-    let mut body = plain.contents();
+    let mut body = asset(path)?;
     let mut encoding = None;
     for (enc, ext) in [("br", "br"), ("gzip", "gz")] {
         if accepts(headers, enc)
-            && let Some(f) = DIST.get_file(format!("{path}.{ext}"))
+            && let Some(f) = asset(&format!("{path}.{ext}"))
         {
-            body = f.contents();
+            body = f;
             encoding = Some(enc);
             break;
         }
@@ -83,11 +114,10 @@ pub fn index(headers: &HeaderMap) -> Response {
 /// The notebook page with its code chunk preloaded, so the chunk downloads in parallel with the entry
 /// script instead of after it (one round trip less before a notebook shows).
 fn notebook_page() -> Option<Response> {
-    let index = std::str::from_utf8(DIST.get_file("index.html")?.contents()).ok()?;
-    let chunk = DIST.get_dir("assets")?.files().find_map(|f| {
-        let name = f.path().file_name()?.to_str()?;
-        (name.starts_with("Notebook-") && name.ends_with(".js")).then_some(name)
-    })?;
+    let index = asset("index.html")?;
+    let index = std::str::from_utf8(&index).ok()?;
+    let names = asset_names();
+    let chunk = names.iter().find(|name| name.starts_with("Notebook-") && name.ends_with(".js"))?;
     let link = format!(r#"<link rel="modulepreload" crossorigin href="/assets/{chunk}">"#);
     let html = index.replacen("</head>", &format!("{link}</head>"), 1);
     Some(
