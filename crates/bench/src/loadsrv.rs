@@ -17,6 +17,8 @@ pub async fn serve_child(dir: &Path) -> anyhow::Result<()> {
     let mut config = quire_server::Config::new(dir.into(), super::TOKEN.into());
     // One client IP sends everything here; the per-IP limit would turn the test into a 429 test.
     config.rate_limit_rps = 0;
+    config.max_connections_per_ip = 1 << 16;
+    config.max_connections = 1 << 16;
     // One tsserver per subscribed notebook is a language-service benchmark of its own (`tsls`).
     config.language_service = false;
     // The server token acts as admin (no quota), but keep the per-user limits out of the way too.

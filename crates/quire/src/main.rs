@@ -162,6 +162,15 @@ struct ServeArgs {
     /// Run no TypeScript language service (no tsserver, no npm install of TypeScript).
     #[arg(long, env = "QUIRE_NO_LANGUAGE_SERVICE")]
     no_language_service: bool,
+    /// Seconds a client has to send a request's headers; idle keep-alive connections close after it too.
+    #[arg(long, env = "QUIRE_HEADER_TIMEOUT", default_value_t = 10.0)]
+    header_timeout: f64,
+    /// Open connections at most (lowered to fit the file-descriptor limit); 503 beyond.
+    #[arg(long, env = "QUIRE_MAX_CONNECTIONS", default_value_t = 4096)]
+    max_connections: usize,
+    /// Open connections at most per client IP; 503 beyond.
+    #[arg(long, env = "QUIRE_MAX_CONNECTIONS_PER_IP", default_value_t = 512)]
+    max_connections_per_ip: usize,
     /// Serve the browser UI from this directory (a `vite build` output) instead of the embedded one.
     #[arg(long, env = "QUIRE_WEB_DIR", hide = true)]
     web_dir: Option<PathBuf>,
@@ -313,6 +322,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.otlp_endpoint = args.otlp_endpoint;
     config.metrics_token = args.metrics_token;
     config.web_dir = args.web_dir;
+    if !(args.header_timeout.is_finite() && args.header_timeout > 0.0) {
+        bail!("--header-timeout must be a positive number of seconds");
+    }
+    config.header_timeout = std::time::Duration::from_secs_f64(args.header_timeout);
+    config.max_connections = args.max_connections.max(1);
+    config.max_connections_per_ip = args.max_connections_per_ip.max(1);
     if let (Some(cert), Some(key)) = (args.tls_cert, args.tls_key) {
         config.tls = Some(quire_server::TlsFiles { cert, key });
     }

@@ -9,6 +9,7 @@ mod dashboard;
 mod error;
 mod extract;
 mod files;
+mod listen;
 mod log;
 mod metrics;
 mod otlp;
@@ -33,7 +34,6 @@ pub fn check_tls(files: &TlsFiles) -> anyhow::Result<()> {
 pub use {files::tus_headers, ws::parse_client_message};
 
 use axum::http::{HeaderValue, header};
-use axum::serve::ListenerExt;
 use quire_notebook::{NotebookStore, SqliteDatabase};
 use state::{AppState, Inner};
 use std::future::Future;
@@ -46,6 +46,8 @@ async fn security_headers(
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
+    let scheme = if state.config.tls.is_some() { "https" } else { "http" };
+    let csp = ui_policy(scheme, req.headers().get(header::HOST));
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
     if state.config.tls.is_some() {
@@ -54,10 +56,26 @@ async fn security_headers(
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.entry(header::CONTENT_SECURITY_POLICY).or_insert(HeaderValue::from_static(
-        "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
-    ));
+    h.entry(header::CONTENT_SECURITY_POLICY).or_insert(csp);
     resp
+}
+
+/// The UI's policy: scripts only from the embedded build's `/assets/` (so nothing else served on this
+/// origin, such as an uploaded file, can ever be a script), everything else from the same origin.
+/// A path needs a host in CSP, so it is built from the request's `Host` (checked by `auth::guard`).
+fn ui_policy(scheme: &str, host: Option<&HeaderValue>) -> HeaderValue {
+    const REST: &str = "default-src 'self'; connect-src 'self'; img-src 'self' data:; \
+        style-src 'self' 'unsafe-inline'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; \
+        form-action 'self'";
+    let host = host
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b)));
+    let scripts = match host {
+        Some(h) => format!("script-src {scheme}://{h}/assets/"),
+        None => "script-src 'none'".to_string(),
+    };
+    HeaderValue::from_str(&format!("{scripts}; {REST}"))
+        .unwrap_or(HeaderValue::from_static("default-src 'none'"))
 }
 
 /// Make ring the process-wide TLS crypto provider (no aws-lc C build). Idempotent; call before
@@ -205,7 +223,7 @@ pub async fn serve(
         loader.ready.store(true, Ordering::Release);
     });
     files::spawn_sweeper(state.clone());
-    let service = app(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let app = app(state.clone());
     let closing = state.clone();
     let begun = Arc::new(tokio::sync::Notify::new());
     let notify = begun.clone();
@@ -226,24 +244,15 @@ pub async fn serve(
             "requests still running after the shutdown grace period; dropped"
         );
     };
-    // Two listener types, one serving loop (axum's generic bounds are not worth spelling out).
-    macro_rules! serve_on {
-        ($listener:expr) => {
-            tokio::select! {
-                r = axum::serve($listener, service).with_graceful_shutdown(shutdown) => r,
-                _ = grace_over => Ok(()),
-            }
-        };
-    }
-    let served = match tls_config {
-        Some(config) => serve_on!(tls::TlsListener::new(listener, config)?.tap_io(|_| {})),
-        // TCP_NODELAY: small WebSocket frames must not wait for a delayed ACK (~40 ms).
-        None => serve_on!(listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::warn!(error = %e, "could not set TCP_NODELAY");
-            }
-        })),
+    let limits = listen::ConnLimits {
+        header_timeout: state.config.header_timeout,
+        max_connections: listen::effective_max_connections(state.config.max_connections),
+        max_per_ip: state.config.max_connections_per_ip,
     };
+    tokio::select! {
+        _ = listen::serve(listener, tls_config, app, limits, shutdown) => {}
+        _ = grace_over => {}
+    }
     state.ready.store(false, Ordering::Release);
     state.tsls.shutdown().await;
     // Whatever happened to the listener, no Node process outlives the server.
@@ -251,7 +260,6 @@ pub async fn serve(
     if let Some(exporter) = &state.otlp {
         exporter.shutdown().await;
     }
-    served?;
     Ok(())
 }
 

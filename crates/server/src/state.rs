@@ -58,6 +58,10 @@ pub struct Config {
     pub tls: Option<TlsFiles>,
     /// Export a span per request to this OTLP/HTTP collector (`http://host:4318`).
     pub otlp_endpoint: Option<String>,
+    /// Connections: header-read (and keep-alive idle) timeout, caps in total and per client IP.
+    pub header_timeout: Duration,
+    pub max_connections: usize,
+    pub max_connections_per_ip: usize,
     /// Serve the UI from this directory instead of the embedded build (UI development).
     pub web_dir: Option<PathBuf>,
 }
@@ -113,6 +117,9 @@ impl Config {
             tls: None,
             otlp_endpoint: None,
             web_dir: None,
+            header_timeout: Duration::from_secs(10),
+            max_connections: 4096,
+            max_connections_per_ip: 512,
         }
     }
 }

@@ -30,12 +30,29 @@ fn parse_range(v: &str, size: u64) -> Option<Result<(u64, u64), ()>> {
     Some(r)
 }
 
-/// A filename safe inside a quoted `Content-Disposition` parameter.
-fn disposition(name: &str) -> String {
+/// `?inline=1` (or `true`) asks to show the file in the browser; only inert types get that.
+fn inline_requested(uri: &Uri) -> bool {
+    uri.query().is_some_and(|q| {
+        q.split('&').any(|kv| matches!(kv, "inline" | "inline=1" | "inline=true" | "disposition=inline"))
+    })
+}
+
+/// The stored type when it is still an allowed, well-formed type; else bytes. (Files stored before
+/// tus types were checked may hold anything.)
+fn served_type(stored: &str) -> String {
+    let ok = super::validate::content_type(stored).is_ok() && HeaderValue::from_str(stored).is_ok();
+    if ok { stored.to_string() } else { "application/octet-stream".into() }
+}
+
+/// A filename safe inside a quoted `Content-Disposition` parameter. Anything but an inert type shown
+/// on request is an attachment: a browser must never render an uploaded HTML or SVG file on Quire's
+/// origin, where its script would act with the owner's session.
+fn disposition(name: &str, inline: bool) -> String {
     let clean: String = name.chars().filter(|c| !c.is_control() && *c != '"' && *c != '\\').collect();
     let ascii: String = clean.chars().map(|c| if c.is_ascii() { c } else { '_' }).collect();
     let encoded = percent_encoding::utf8_percent_encode(&clean, percent_encoding::NON_ALPHANUMERIC);
-    format!("inline; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
+    let kind = if inline { "inline" } else { "attachment" };
+    format!("{kind}; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
 }
 
 async fn readable(s: &AppState, uri: &Uri, headers: &HeaderMap, id: String) -> FileResult<FileRecord> {
@@ -115,9 +132,11 @@ pub async fn download(
             h.insert(name, v);
         }
     };
-    set(header::CONTENT_TYPE, f.content_type.clone());
+    let content_type = served_type(&f.content_type);
+    let inline = inline_requested(&uri) && super::validate::inline_safe(&content_type);
+    set(header::CONTENT_TYPE, content_type);
     set(header::CONTENT_LENGTH, (end - start).to_string());
-    set(header::CONTENT_DISPOSITION, disposition(&f.filename));
+    set(header::CONTENT_DISPOSITION, disposition(&f.filename, inline));
     let cache = if f.public { "public, max-age=86400" } else { "private, max-age=86400" };
     set(header::CACHE_CONTROL, cache.into());
     set(header::ACCEPT_RANGES, "bytes".into());

@@ -11,6 +11,7 @@ mod query;
 mod tus;
 pub mod tus_headers;
 mod upload;
+mod validate;
 
 use crate::state::AppState;
 use axum::Router;
@@ -357,6 +358,17 @@ async fn throttle_failures(
     resp
 }
 
+/// Nothing the file routes send may run in a browser, whatever its type: a sandboxed, script-free
+/// document even if someone opens it directly (the global headers add `nosniff`).
+async fn inert_responses(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let mut resp = next.run(req).await;
+    resp.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        axum::http::HeaderValue::from_static("sandbox; default-src 'none'; frame-ancestors 'none'"),
+    );
+    resp
+}
+
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/files", post(upload::upload))
@@ -374,6 +386,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(account::router())
         .merge(tus::router())
         .layer(axum::middleware::from_fn_with_state(state, throttle_failures))
+        .layer(axum::middleware::from_fn(inert_responses))
         .layer(DefaultBodyLimit::disable())
 }
 

@@ -4,7 +4,7 @@
 //! file like `POST /files`; its id comes back in `X-File-Id`.
 
 use super::tus_headers::{self, VERSION};
-use super::{ChannelReader, FileError, FileResult, actor, blocking};
+use super::{ChannelReader, FileError, FileResult, actor, blocking, validate};
 use crate::state::AppState;
 use axum::Router;
 use axum::body::Body;
@@ -134,8 +134,20 @@ async fn create(State(s): State<AppState>, uri: Uri, headers: HeaderMap, body: B
     }
     let length =
         number(&headers, "upload-length")?.ok_or_else(|| FileError::invalid("Upload-Length is required"))?;
-    let metadata = match headers.get("upload-metadata").and_then(|v| v.to_str().ok()) {
-        Some(v) => tus_headers::parse_metadata(v).map_err(FileError::invalid)?,
+    let metadata = match headers.get("upload-metadata") {
+        Some(v) if v.len() > validate::MAX_METADATA_BYTES => {
+            return Err(FileError::invalid(format!(
+                "Upload-Metadata is {} bytes; at most {} are allowed",
+                v.len(),
+                validate::MAX_METADATA_BYTES
+            )));
+        }
+        Some(v) => {
+            let v = v
+                .to_str()
+                .map_err(|_| FileError::invalid("Upload-Metadata must be ASCII (base64 values)"))?;
+            validate::tus_metadata(tus_headers::parse_metadata(v).map_err(FileError::invalid)?)?
+        }
         None => Vec::new(),
     };
     let checksum = parse_checksum(&headers)?;

@@ -1,62 +1,13 @@
 //! `POST /files` (multipart, streamed into the store; replies once the file is durable), `DELETE
 //! /files/:id`, and making a file public or private.
 
-use super::{ChannelReader, FileError, FileResult, actor, blocking, sanitize};
+use super::{ChannelReader, FileError, FileResult, actor, blocking, sanitize, validate};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Multipart, Path, State};
 use axum::http::{HeaderMap, Uri};
 use quire_filestore::{Admission, NewFile};
 use serde_json::{Value, json};
-
-/// FileDB's allow-list of base media types.
-const ALLOWED_TYPES: &[&str] = &[
-    "application/pdf",
-    "application/msword",
-    "application/rtf",
-    "application/vnd.ms-excel",
-    "application/vnd.ms-powerpoint",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-    "application/zip",
-    "application/x-rar-compressed",
-    "application/x-7z-compressed",
-    "application/x-tar",
-    "application/gzip",
-    "application/json",
-    "application/xml",
-    "application/octet-stream",
-    "application/x-apple-diskimage",
-    "text/plain",
-    "text/csv",
-    "text/markdown",
-    "text/x-markdown",
-    "text/javascript",
-    "text/html",
-    "text/css",
-    "text/x-python",
-    "text/x-java-source",
-    "text/x-c",
-    "text/x-c++",
-    "image/jpeg",
-    "image/png",
-    "image/gif",
-    "image/webp",
-    "image/svg+xml",
-    "image/bmp",
-    "image/tiff",
-    "audio/mpeg",
-    "audio/wav",
-    "audio/ogg",
-    "audio/mp4",
-    "audio/flac",
-    "video/mp4",
-    "video/mpeg",
-    "video/quicktime",
-    "video/x-msvideo",
-    "video/webm",
-];
 
 fn valid_key(k: &str) -> bool {
     (8..=128).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
@@ -113,10 +64,8 @@ pub async fn upload(
             "file" if staged.is_none() => {
                 nf.filename = field.file_name().unwrap_or("file").to_string();
                 nf.content_type = field.content_type().unwrap_or("application/octet-stream").to_string();
-                let base = quire_filestore::sqlite::base_type(&nf.content_type);
-                if !ALLOWED_TYPES.contains(&base.as_str()) {
-                    return Err(FileError::invalid(format!("File type not supported: {}", nf.content_type)));
-                }
+                validate::filename(&nf.filename)?;
+                validate::content_type(&nf.content_type)?;
                 let (tx, rx) = tokio::sync::mpsc::channel(8);
                 let files = s.files.clone();
                 let task = tokio::task::spawn_blocking(move || files.stage(&mut ChannelReader::new(rx), adm));

@@ -431,7 +431,7 @@ async fn expired_files_answer_404_at_once() {
     assert_eq!(get_bytes(&s, &tok, &format!("/files/{keep_id}")).await.2, b"kept");
 }
 
-async fn tus(
+pub(crate) async fn tus(
     s: &TestServer,
     method: reqwest::Method,
     path: &str,

@@ -481,3 +481,7 @@ async fn audit_log_covers_accounts_api_keys_and_file_deletes() {
     .collect();
     assert_eq!(got, want);
 }
+
+// Findings of the independent attack testing (issue 14), one module per area.
+mod connections;
+mod stored_files;
