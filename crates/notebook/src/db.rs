@@ -1,5 +1,6 @@
 //! Settings, secrets and secret↔notebook links behind the small `Database` trait (SQLite now).
 
+use crate::audit::AuditEntry;
 use crate::error::{NotebookError, Result};
 use crate::seal::SealKey;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -7,18 +8,6 @@ use rusqlite_migration::{M, Migrations};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Mutex;
-
-/// Who did what, when, from where, and how it ended.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AuditEntry {
-    pub at_ms: u64,
-    pub actor: String,
-    pub action: String,
-    pub target: Option<String>,
-    pub ip: Option<String>,
-    pub outcome: String,
-}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Secret {
@@ -56,10 +45,14 @@ pub trait Database: Send + Sync {
     fn session_check(&self, session: &str, token: &str, now_ms: u64, idle_ms: u64) -> Result<bool>;
     /// Sign every browser out; returns how many sessions there were.
     fn sessions_clear(&self) -> Result<usize>;
-    /// Append one audit entry.
-    fn audit(&self, entry: &AuditEntry) -> Result<()>;
+    /// Append one audit entry; returns its row id.
+    fn audit(&self, entry: &AuditEntry) -> Result<i64>;
+    /// Count `more` further occurrences of an entry (repeated failures are one row per IP and minute).
+    fn audit_add_count(&self, id: i64, more: u64) -> Result<()>;
     /// The newest `limit` audit entries, newest first.
     fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>>;
+    /// Retention: drop entries older than `before_ms`, then the oldest beyond `max_rows`.
+    fn audit_prune(&self, before_ms: u64, max_rows: u64) -> Result<u64>;
     /// A trivial query, for health checks.
     fn ping(&self) -> Result<()>;
 }
@@ -98,6 +91,7 @@ fn migrations() -> Migrations<'static> {
             "CREATE TABLE browser_sessions (hash TEXT PRIMARY KEY, token_fp TEXT NOT NULL,
                  created_ms INTEGER NOT NULL, last_seen_ms INTEGER NOT NULL);",
         ),
+        crate::audit::MIGRATION_COUNT_AND_RETENTION,
     ])
 }
 
@@ -331,32 +325,20 @@ impl Database for SqliteDatabase {
         Ok(self.conn().execute("DELETE FROM browser_sessions", [])?)
     }
 
-    fn audit(&self, e: &AuditEntry) -> Result<()> {
-        self.conn().execute(
-            "INSERT INTO audit (at_ms, actor, action, target, ip, outcome) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![e.at_ms as i64, e.actor, e.action, e.target, e.ip, e.outcome],
-        )?;
-        Ok(())
+    fn audit(&self, e: &AuditEntry) -> Result<i64> {
+        crate::audit::insert(&self.conn(), e)
+    }
+
+    fn audit_add_count(&self, id: i64, more: u64) -> Result<()> {
+        crate::audit::add_count(&self.conn(), id, more)
     }
 
     fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT at_ms, actor, action, target, ip, outcome FROM audit ORDER BY id DESC LIMIT ?1",
-        )?;
-        let rows = stmt
-            .query_map(params![limit as i64], |r| {
-                Ok(AuditEntry {
-                    at_ms: r.get::<_, i64>(0)? as u64,
-                    actor: r.get(1)?,
-                    action: r.get(2)?,
-                    target: r.get(3)?,
-                    ip: r.get(4)?,
-                    outcome: r.get(5)?,
-                })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+        crate::audit::newest(&self.conn(), limit)
+    }
+
+    fn audit_prune(&self, before_ms: u64, max_rows: u64) -> Result<u64> {
+        crate::audit::prune(&self.conn(), before_ms, max_rows)
     }
 
     fn stamp(&self, notebook_id: &str, digest: &[u8; 32]) -> Result<()> {
@@ -423,25 +405,6 @@ mod tests {
         }
         assert_eq!(db.sessions_clear().unwrap(), 2, "bounded");
         assert!(!raw(dir.path(), "SELECT hash FROM browser_sessions").contains(&"a".to_string()));
-    }
-
-    #[test]
-    fn audit_is_append_only() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = SqliteDatabase::open(&dir.path().join("q.db"), key()).unwrap();
-        let e = AuditEntry {
-            at_ms: 1,
-            actor: "token".into(),
-            action: "secret.delete".into(),
-            target: Some("A".into()),
-            ip: None,
-            outcome: "ok".into(),
-        };
-        db.audit(&e).unwrap();
-        assert_eq!(db.audit_log(10).unwrap(), vec![e]);
-        let c = Connection::open(dir.path().join("q.db")).unwrap();
-        assert!(c.execute("UPDATE audit SET actor = 'x'", []).is_err());
-        assert!(c.execute("DELETE FROM audit", []).is_err());
     }
 
     #[test]

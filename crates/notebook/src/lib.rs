@@ -2,6 +2,7 @@
 //!
 //! Invariant: every byte written here goes through `fsx::write_atomic` (temp, fsync, rename, fsync dir).
 
+mod audit;
 mod db;
 mod db_seal;
 mod edit;
@@ -13,7 +14,8 @@ pub mod seal;
 mod stamp;
 mod store;
 
-pub use db::{AuditEntry, Database, SENSITIVE_SETTINGS, Secret, SqliteDatabase};
+pub use audit::AuditEntry;
+pub use db::{Database, SENSITIVE_SETTINGS, Secret, SqliteDatabase};
 pub use edit::CellUpdate;
 pub use error::{NotebookError, Result, is_storage_full};
 pub use ids::{check_notebook_id, check_secret_name, contain};

@@ -171,6 +171,12 @@ struct ServeArgs {
     /// Open connections at most per client IP; 503 beyond.
     #[arg(long, env = "QUIRE_MAX_CONNECTIONS_PER_IP", default_value_t = 512)]
     max_connections_per_ip: usize,
+    /// Days the audit log keeps entries.
+    #[arg(long, env = "QUIRE_AUDIT_RETENTION_DAYS", default_value_t = 90.0)]
+    audit_retention_days: f64,
+    /// Most audit log entries kept (the oldest go first).
+    #[arg(long, env = "QUIRE_AUDIT_MAX_ROWS", default_value_t = 100_000)]
+    audit_max_rows: u64,
     /// Serve the browser UI from this directory (a `vite build` output) instead of the embedded one.
     #[arg(long, env = "QUIRE_WEB_DIR", hide = true)]
     web_dir: Option<PathBuf>,
@@ -322,6 +328,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.otlp_endpoint = args.otlp_endpoint;
     config.metrics_token = args.metrics_token;
     config.web_dir = args.web_dir;
+    if !(args.audit_retention_days.is_finite() && args.audit_retention_days > 0.0) {
+        bail!("--audit-retention-days must be a positive number");
+    }
+    config.audit_retention = std::time::Duration::from_secs_f64(args.audit_retention_days * 86400.0);
+    config.audit_max_rows = args.audit_max_rows.max(1);
     if !(args.header_timeout.is_finite() && args.header_timeout > 0.0) {
         bail!("--header-timeout must be a positive number of seconds");
     }

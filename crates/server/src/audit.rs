@@ -3,6 +3,10 @@
 //! who (token, browser session, or anonymous), what, when, from where, and the outcome. One middleware
 //! maps the route template and method to an action, so handlers stay free of bookkeeping. Each entry
 //! goes to the append-only `audit` table and to the log (target `audit`).
+//!
+//! Unauthenticated requests must not be able to fill the disk: refused credentials are one row per
+//! client IP and minute (later ones only raise its count), every text field is cut to a bounded
+//! length, and retention keeps the table within an age and a row count (`spawn_maintenance`).
 
 use crate::state::AppState;
 use axum::body::Body;
@@ -30,7 +34,8 @@ fn action(method: &Method, route: &str, path: &str, query_token: bool) -> Option
         ("POST", "/auth/api-keys") => "apikey.create",
         ("DELETE", "/auth/api-keys/{id}") => "apikey.revoke",
         ("POST", "/auth/api-keys/{id}/rotate") => "apikey.rotate",
-        _ if query_token && !path.starts_with("/api") => "auth.login",
+        // The link exchange (`/?token=` → cookie); a WebSocket or API call with `?token=` is not a login.
+        _ if query_token && !path.starts_with("/api") && path != "/websocket" => "auth.login",
         _ => return None,
     })
 }
@@ -71,7 +76,7 @@ pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> 
         let resp = next.run(req).await;
         // Refused credentials are worth recording wherever they were tried.
         if matches!(resp.status().as_u16(), 401 | 429) && (path.starts_with("/api") || path == "/websocket") {
-            write(&state, entry("anonymous", "auth.failure", Some(path), ip, &resp));
+            state.audit_failures.record(&state, entry("anonymous", "auth.failure", Some(path), ip, &resp));
         }
         return resp;
     };
@@ -85,8 +90,12 @@ pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> 
         "auth.login" => !resp.status().is_success(),
         _ => false,
     };
-    let what = if failed_login { "auth.failure" } else { what };
-    write(&state, entry(who, what, target, ip, &resp));
+    let e = entry(who, if failed_login { "auth.failure" } else { what }, target, ip, &resp);
+    if failed_login {
+        state.audit_failures.record(&state, e);
+    } else {
+        write(&state, e);
+    }
     resp
 }
 
@@ -107,17 +116,116 @@ fn entry(
         at_ms: quire_notebook::now_ms(),
         actor: actor.into(),
         action: action.into(),
-        target,
+        target: target.map(|t| bounded(&t)),
         ip,
         outcome,
+        count: 1,
     }
 }
 
-fn write(state: &AppState, e: AuditEntry) {
-    tracing::info!(target: "audit", actor = %e.actor, action = %e.action, target = ?e.target, ip = ?e.ip, outcome = %e.outcome, "audit");
-    if let Err(err) = state.db.audit(&e) {
-        tracing::error!(error = %err, "could not write the audit log");
+/// Longest text kept from a request (paths, names): anything longer is cut and marked.
+const MAX_FIELD: usize = 200;
+
+pub fn bounded(text: &str) -> String {
+    if text.len() <= MAX_FIELD {
+        return text.to_string();
     }
+    let mut end = MAX_FIELD;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes)", &text[..end], text.len())
+}
+
+fn write(state: &AppState, e: AuditEntry) -> Option<i64> {
+    tracing::info!(target: "audit", actor = %e.actor, action = %e.action, target = ?e.target, ip = ?e.ip, outcome = %e.outcome, "audit");
+    match state.db.audit(&e) {
+        Ok(id) => Some(id),
+        Err(err) => {
+            tracing::error!(error = %err, "could not write the audit log");
+            None
+        }
+    }
+}
+
+/// Failed authentications, one row per `(ip, minute)`: the first failure writes the row at once,
+/// the rest of that minute only count, and the count is written when the minute is over.
+#[derive(Default)]
+pub struct Failures {
+    open: std::sync::Mutex<std::collections::HashMap<(Option<String>, u64), (Option<i64>, u64)>>,
+}
+
+/// Distinct `(ip, minute)` rows kept open at once; past it, failures count on one row per minute.
+const MAX_OPEN: usize = 4096;
+
+impl Failures {
+    fn record(&self, state: &AppState, mut e: AuditEntry) {
+        let minute = e.at_ms / 60_000;
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        if open.len() >= MAX_OPEN && !open.contains_key(&(e.ip.clone(), minute)) {
+            e.ip = Some("(many addresses)".into());
+        }
+        match open.get_mut(&(e.ip.clone(), minute)) {
+            Some((_, more)) => *more += 1,
+            None => {
+                let key = (e.ip.clone(), minute);
+                let id = write(state, e);
+                open.insert(key, (id, 0));
+            }
+        }
+    }
+
+    /// Write the counts of minutes that are over (all of them when `all`, at shutdown).
+    pub fn flush(&self, state: &AppState, all: bool) {
+        let now_minute = quire_notebook::now_ms() / 60_000;
+        let done: Vec<(Option<i64>, u64)> = {
+            let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+            let keys: Vec<_> = open.keys().filter(|(_, m)| all || *m < now_minute).cloned().collect();
+            keys.iter().filter_map(|k| open.remove(k)).collect()
+        };
+        for (id, more) in done {
+            if let (Some(id), true) = (id, more > 0)
+                && let Err(err) = state.db.audit_add_count(id, more)
+            {
+                tracing::error!(error = %err, "could not count repeated failures in the audit log");
+            }
+        }
+    }
+}
+
+const MAINTENANCE: &str = "audit.retention";
+
+/// Every minute: write the counts of finished minutes; every hour (and at start): retention.
+pub fn spawn_maintenance(state: AppState) {
+    tokio::spawn(async move {
+        let every = std::time::Duration::from_secs(60);
+        state.workers.register(MAINTENANCE, every);
+        let mut tick = tokio::time::interval(every);
+        for turn in 0u64.. {
+            tick.tick().await;
+            let st = state.clone();
+            let r = tokio::task::spawn_blocking(move || {
+                st.audit_failures.flush(&st, false);
+                if turn % 60 == 0 {
+                    let keep_ms = st.config.audit_retention.as_millis() as u64;
+                    let dropped = st.db.audit_prune(
+                        quire_notebook::now_ms().saturating_sub(keep_ms),
+                        st.config.audit_max_rows,
+                    )?;
+                    if dropped > 0 {
+                        tracing::info!(dropped, "audit log retention");
+                    }
+                }
+                Ok::<_, quire_notebook::NotebookError>(())
+            })
+            .await;
+            match r {
+                Ok(Ok(())) => state.workers.record(MAINTENANCE, Ok(())),
+                Ok(Err(e)) => state.workers.record(MAINTENANCE, Err(e.to_string())),
+                Err(e) => state.workers.record(MAINTENANCE, Err(format!("task died: {e}"))),
+            }
+        }
+    });
 }
 
 /// `GET /api/audit?limit=N` (newest first; default 100, at most 1000).

@@ -151,6 +151,7 @@ fn build_state(config: Config) -> anyhow::Result<AppState> {
         workers: Default::default(),
         otlp,
         live: Default::default(),
+        audit_failures: Default::default(),
     }))
 }
 
@@ -223,6 +224,7 @@ pub async fn serve(
         loader.ready.store(true, Ordering::Release);
     });
     files::spawn_sweeper(state.clone());
+    audit::spawn_maintenance(state.clone());
     let app = app(state.clone());
     let closing = state.clone();
     let begun = Arc::new(tokio::sync::Notify::new());
@@ -254,6 +256,7 @@ pub async fn serve(
         _ = grace_over => {}
     }
     state.ready.store(false, Ordering::Release);
+    state.audit_failures.flush(&state, true);
     state.tsls.shutdown().await;
     // Whatever happened to the listener, no Node process outlives the server.
     state.runtime.shutdown().await;

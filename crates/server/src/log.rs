@@ -38,7 +38,8 @@ pub async fn log_requests(req: Request, next: Next) -> Response {
     use tracing::Instrument;
     let start = Instant::now();
     let method = req.method().clone();
-    let target = redacted_target(req.uri());
+    // Bounded: a 60 KB path must not become a 60 KB log line.
+    let target = crate::audit::bounded(&redacted_target(req.uri()));
     let id = request_id(&req);
     let span = tracing::info_span!("request", request_id = %id);
     let mut resp = next.run(req).instrument(span.clone()).await;

@@ -62,6 +62,9 @@ pub struct Config {
     pub header_timeout: Duration,
     pub max_connections: usize,
     pub max_connections_per_ip: usize,
+    /// Audit log retention: entries older than this, and the oldest beyond `audit_max_rows`, go.
+    pub audit_retention: Duration,
+    pub audit_max_rows: u64,
     /// Serve the UI from this directory instead of the embedded build (UI development).
     pub web_dir: Option<PathBuf>,
 }
@@ -117,6 +120,8 @@ impl Config {
             tls: None,
             otlp_endpoint: None,
             web_dir: None,
+            audit_retention: Duration::from_secs(90 * 24 * 3600),
+            audit_max_rows: 100_000,
             header_timeout: Duration::from_secs(10),
             max_connections: 4096,
             max_connections_per_ip: 512,
@@ -145,6 +150,7 @@ pub struct Inner {
     pub otlp: Option<crate::otlp::Exporter>,
     /// Rolling request figures for the admin dashboard.
     pub live: crate::dashboard::Live,
+    pub audit_failures: crate::audit::Failures,
 }
 
 pub type AppState = Arc<Inner>;
