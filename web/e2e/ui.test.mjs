@@ -143,8 +143,7 @@ describe("browser UI against the real server", () => {
     await createNotebook(p, "Markdown test");
     await p.getByRole("button", { name: "+ Markdown" }).last().click();
     const md = p.locator("section.cell.markdown").last();
-    await md.getByRole("button", { name: "Edit" }).click();
-    const area = md.getByLabel("Markdown source");
+    const area = md.getByLabel("Markdown source"); // a new markdown cell opens in edit mode
     await area.fill("## Results\n\n- [x] done\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n```ts\nconst x: number = 1;\n```\n\n<script>alert(1)</script>");
     await md.getByRole("button", { name: "Done" }).click();
     await md.locator(".md h2", { hasText: "Results" }).waitFor();

@@ -1,15 +1,15 @@
 import { useCallback, useEffect, useReducer, useRef, useState } from "preact/hooks";
 import type { EditorView } from "@codemirror/view";
 import { takeSession, ApiError, titleOf, type Cell } from "../api";
-import { CodeCellView, MarkdownCellView, PackageJsonView } from "./cells";
+import { CodeCellView, MarkdownCellView, PackageJsonView, Refused } from "./cells";
 import { createEditor, setRemoteText, type LspHooks } from "./editor";
 import { NotebookStore } from "./store";
 
 function AddBar({ store, index }: { store: NotebookStore; index: number }) {
   return (
     <div class="add-bar" role="group" aria-label="Insert a cell here">
-      <button type="button" class="small" onClick={() => store.createCell(index, "code")}>+ Code</button>
-      <button type="button" class="small" onClick={() => store.createCell(index, "markdown")}>+ Markdown</button>
+      <button type="button" class="small" onClick={() => store.createCell(index, "code", true)}>+ Code</button>
+      <button type="button" class="small" onClick={() => store.createCell(index, "markdown", true)}>+ Markdown</button>
     </div>
   );
 }
@@ -72,7 +72,37 @@ function TsconfigEditor({ store }: { store: NotebookStore }) {
   );
 }
 
-const SAVE_LABEL = { saved: "All changes saved", saving: "Saving…", offline: "Offline: changes kept locally" };
+function saveLabel(store: NotebookStore) {
+  const refused = [...store.refused.values()];
+  switch (store.saveState) {
+    case "saved":
+      return "All changes saved";
+    case "saving":
+      return "Saving…";
+    case "offline":
+      return "Offline: changes kept locally";
+    case "unsaved":
+      return refused.length === 1 ? `Not saved: ${refused[0].message}` : `Not saved: the server refused changes in ${refused.length} cells`;
+  }
+}
+
+function RunAllButton({ store }: { store: NotebookStore }) {
+  const all = store.runAll;
+  if (all.active) {
+    const c = all.current ? store.cell(all.current) : undefined;
+    return (
+      <>
+        <span class="status running" role="status">Running all{c?.type === "code" ? `: ${c.filename}` : "…"}</span>
+        <button type="button" class="stop" onClick={() => store.runAll.stop()}>Stop run all</button>
+      </>
+    );
+  }
+  return (
+    <button type="button" onClick={() => store.runAll.start()} disabled={store.unsupported.has("cell:exec")}>
+      Run all
+    </button>
+  );
+}
 
 export default function Notebook({ id }: { id: string }) {
   const [store, setStore] = useState<NotebookStore | null>(null);
@@ -143,15 +173,14 @@ export default function Notebook({ id }: { id: string }) {
   cells.forEach((c: Cell, i) => {
     if (c.type === "title") return;
     if (c.type === "package.json") {
-      body.push(<PackageJsonView key={c.id} store={store} cell={c} outputs={store.outputs.get(c.id)} v={store.version} />);
+      body.push(<PackageJsonView key={c.id} store={store} cell={c} outputs={store.outputs.get(c.id)} refused={store.refused.get(c.id)} v={store.version} />);
       if (store.language === "typescript") body.push(<TsconfigEditor key="tsconfig" store={store} />);
       body.push(<AddBar key={`add-${i}`} store={store} index={i + 1} />);
       return;
     }
-    const common = { store, index: i, count: cells.length, registerEditor, goTo };
-    if (c.type === "code")
-      body.push(<CodeCellView key={c.id} {...common} cell={c} outputs={store.outputs.get(c.id)} errors={store.errors.get(c.id)} u={u} />);
-    else if (c.type === "markdown") body.push(<MarkdownCellView key={c.id} {...common} cell={c} errors={store.errors.get(c.id)} />);
+    const common = { store, index: i, count: cells.length, registerEditor, goTo, errors: store.errors.get(c.id), refused: store.refused.get(c.id) };
+    if (c.type === "code") body.push(<CodeCellView key={c.id} {...common} cell={c} outputs={store.outputs.get(c.id)} u={u} />);
+    else if (c.type === "markdown") body.push(<MarkdownCellView key={c.id} {...common} cell={c} />);
     body.push(<AddBar key={`add-${c.id}`} store={store} index={i + 1} />);
   });
   if (!cells.some((c) => c.type === "package.json")) body.unshift(<AddBar key="add-top" store={store} index={1} />);
@@ -163,16 +192,15 @@ export default function Notebook({ id }: { id: string }) {
         <div class="row nb-actions">
           <span class="pill">{store.language === "typescript" ? "TypeScript" : "JavaScript"}</span>
           <span class={`save ${store.saveState}`} role="status" data-testid="save-state">
-            {SAVE_LABEL[store.saveState]}
+            {saveLabel(store)}
           </span>
           <a href={`/api/sessions/${encodeURIComponent(store.session.id)}/export-text`} download={`${titleOf(store.session)}.src.md`}>
             Export .src.md
           </a>
-          <button type="button" onClick={() => store.runAll()} disabled={store.unsupported.has("cell:exec_all")}>
-            Run all
-          </button>
+          <RunAllButton store={store} />
         </div>
       </div>
+      {cells[0]?.type === "title" && <Refused store={store} id={cells[0].id} refused={store.refused.get(cells[0].id)} />}
       {store.notice && (
         <p class="error" role="alert">
           {store.notice}

@@ -3,9 +3,9 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import type { EditorView } from "@codemirror/view";
 import type { CodeCell, MarkdownCell, PackageJsonCell } from "../api";
 import { ansiSegments } from "./ansi";
-import { createEditor, setRemoteText, showDiagnostics, soon, type LspHooks } from "./editor";
+import { createEditor, setRemoteText, showDiagnostics, showLineProblem, soon, type LspHooks } from "./editor";
 import { renderMarkdown } from "./markdown";
-import type { NotebookStore, Output } from "./store";
+import type { NotebookStore, Output, Refusal } from "./store";
 
 export type CellProps = {
   store: NotebookStore;
@@ -42,6 +42,32 @@ function CellTools({ store, id, index, count, label }: { store: NotebookStore; i
         ✕
       </button>
     </>
+  );
+}
+
+/** An edit the server refused: the text stays in the editor; this says why and what can be done. */
+export function Refused({ store, id, refused: r }: { store: NotebookStore; id: string; refused: Refusal | undefined }) {
+  if (!r) return null;
+  const twin = r.gone ? store.namesake(id) : undefined;
+  const kind = store.cell(id)?.type;
+  return (
+    <div class="refused" role="alert" data-testid="refused">
+      <p>
+        <strong>Not saved.</strong> {r.message}. Your text is kept {r.gone ? "here and in this browser" : "here: change it and it is saved again"}.
+      </p>
+      <div class="row">
+        {!r.gone && !r.code.startsWith("invalid_") && <button type="button" class="small" onClick={() => store.retry(id)}>Save again</button>}
+        {twin?.type === "code" && (
+          <button type="button" class="small" onClick={() => store.saveInto(id, twin.id)}>Save into {twin.filename}</button>
+        )}
+        {r.gone && (kind === "code" || kind === "markdown") && (
+          <button type="button" class="small" onClick={() => store.recreate(id)}>Re-create as a new cell</button>
+        )}
+        <button type="button" class="small danger" onClick={() => confirm("Discard the text that was not saved?") && store.discard(id)}>
+          Discard my changes
+        </button>
+      </div>
+    </div>
   );
 }
 
@@ -95,7 +121,8 @@ function RunInfo({ cell }: { cell: CodeCell }) {
   );
 }
 
-export const CodeCellView = memo(function CodeCellView(p: CellProps & { cell: CodeCell; outputs?: Output[]; errors?: string[]; u: number }) {
+type CodeProps = CellProps & { cell: CodeCell; outputs?: Output[]; errors?: string[]; refused?: Refusal; u: number };
+export const CodeCellView = memo(function CodeCellView(p: CodeProps) {
   const { store, cell } = p;
   const host = useRef<HTMLDivElement>(null);
   const view = useRef<EditorView | null>(null);
@@ -113,7 +140,7 @@ export const CodeCellView = memo(function CodeCellView(p: CellProps & { cell: Co
         onRunAndAdd: () => {
           store.run(cell.id);
           const at = store.cells.findIndex((c) => c.id === cell.id) + 1;
-          store.createCell(at, "code");
+          store.createCell(at, "code", true);
         },
         onFormat: () => store.format(cell.id),
         lsp: { store, cellId: () => cell.id, goTo: p.goTo! },
@@ -127,6 +154,7 @@ export const CodeCellView = memo(function CodeCellView(p: CellProps & { cell: Co
         if (c.type === "code") setRemoteText(ed, c.source);
         showDiagnostics(ed, store.diagnostics.get(cell.id) ?? []);
       });
+      if (store.takeFocus(cell.id)) ed.focus();
       setReady(true);
     });
     return () => {
@@ -139,7 +167,8 @@ export const CodeCellView = memo(function CodeCellView(p: CellProps & { cell: Co
     };
   }, [cell.id]);
   const running = cell.status === "running";
-  const canRun = !store.unsupported.has("cell:exec");
+  const gone = p.refused?.gone === true;
+  const canRun = !store.unsupported.has("cell:exec") && !gone;
   return (
     <section class={`cell code ${running ? "is-running" : ""}`} id={cell.filename} data-cell-id={cell.id} aria-label={`Code cell ${cell.filename}`}>
       <div class="cell-bar">
@@ -155,38 +184,58 @@ export const CodeCellView = memo(function CodeCellView(p: CellProps & { cell: Co
             Run
           </button>
         )}
-        {!store.unsupported.has("cell:format") && (
+        {!store.unsupported.has("cell:format") && !gone && (
           <button type="button" class="small" onClick={() => store.format(cell.id)} aria-label={`Format ${cell.filename}`}>Format</button>
         )}
         <CellTools store={store} id={cell.id} index={p.index} count={p.count} label={cell.filename} />
       </div>
       {!ready && <pre class="editor-placeholder" aria-hidden="true">{cell.source || " "}</pre>}
       <div class="editor" ref={host} />
+      <Refused store={store} id={cell.id} refused={p.refused} />
       <Errors list={p.errors} />
       <Outputs outputs={p.outputs} />
     </section>
   );
 });
 
-export const MarkdownCellView = memo(function MarkdownCellView(p: CellProps & { cell: MarkdownCell; errors?: string[] }) {
+export const MarkdownCellView = memo(function MarkdownCellView(p: CellProps & { cell: MarkdownCell; errors?: string[]; refused?: Refusal }) {
   const { store, cell } = p;
-  const [editing, setEditing] = useState(false);
-  const [text, setText] = useState(cell.text);
-  useEffect(() => {
-    if (!editing) setText(cell.text);
-  }, [cell.text, editing]);
-  const area = useRef<HTMLTextAreaElement>(null);
-  const fit = () => {
-    const a = area.current;
-    if (a) (a.style.height = "auto"), (a.style.height = a.scrollHeight + 2 + "px");
+  // A new cell opens in edit mode; so does one whose edit was refused, to show the problem at its line.
+  const [editing, setEditing] = useState(() => store.wantsFocus(cell.id) || !!p.refused);
+  const host = useRef<HTMLDivElement>(null);
+  const view = useRef<EditorView | null>(null);
+  const text = () => {
+    const c = store.cell(cell.id);
+    return c?.type === "markdown" ? c.text : cell.text;
   };
-  useEffect(() => {
-    if (editing) (fit(), area.current?.focus());
-  }, [editing]);
   const stop = () => {
     setEditing(false);
     store.flush(cell.id);
   };
+  useEffect(() => {
+    if (!editing) return;
+    const v = createEditor(host.current!, {
+      doc: text(),
+      lang: "md",
+      label: "Markdown source",
+      onChange: (t) => store.edit(cell.id, { text: t }),
+      onRun: stop,
+      onEscape: stop,
+    });
+    view.current = v;
+    const off = store.onCellReplaced(cell.id, (c) => c.type === "markdown" && setRemoteText(v, c.text));
+    if (store.takeFocus(cell.id)) {
+      v.focus();
+      v.dispatch({ selection: { anchor: 0, head: v.state.doc.length } }); // typing replaces the placeholder
+    }
+    return () => (off(), v.destroy(), (view.current = null));
+  }, [editing]);
+  useEffect(() => {
+    if (p.refused) setEditing(true);
+  }, [p.refused]);
+  useEffect(() => {
+    if (view.current) showLineProblem(view.current, p.refused?.line, p.refused?.message ?? "");
+  }, [p.refused, editing]);
   return (
     <section class="cell markdown" data-cell-id={cell.id} aria-label="Markdown cell">
       <div class="cell-bar">
@@ -198,60 +247,64 @@ export const MarkdownCellView = memo(function MarkdownCellView(p: CellProps & { 
         <CellTools store={store} id={cell.id} index={p.index} count={p.count} label="markdown cell" />
       </div>
       {editing ? (
-        <textarea
-          ref={area}
-          class="md-editor"
-          aria-label="Markdown source"
-          value={text}
-          onInput={(e) => {
-            setText(e.currentTarget.value);
-            store.edit(cell.id, { text: e.currentTarget.value });
-            fit();
-          }}
-          onKeyDown={(e) => {
-            if (e.key === "Escape" || ((e.ctrlKey || e.metaKey || e.shiftKey) && e.key === "Enter")) (e.preventDefault(), stop());
-          }}
-        />
+        <div class="editor md-editor" ref={host} />
       ) : (
-        <div class="md" onDblClick={() => setEditing(true)} dangerouslySetInnerHTML={{ __html: renderMarkdown(cell.text) }} />
+        <div class="md" onDblClick={() => setEditing(true)} dangerouslySetInnerHTML={{ __html: renderMarkdown(text()) }} />
       )}
+      <Refused store={store} id={cell.id} refused={p.refused} />
       <Errors list={p.errors} />
     </section>
   );
 });
 
-export function PackageJsonView({ store, cell, outputs }: { store: NotebookStore; cell: PackageJsonCell; outputs?: Output[]; v: number }) {
+function InstallState({ store, cell }: { store: NotebookStore; cell: PackageJsonCell }) {
+  const i = store.deps.install;
+  if (cell.status === "running") return <span class="status running">installing…</span>;
+  if (i?.state === "ok") return <span class="status ok">installed</span>;
+  if (i?.state === "failed" || cell.status === "failed")
+    return <span class="status failed">install failed{i?.exitCode != null ? ` (exit ${i.exitCode})` : ""}</span>;
+  return null;
+}
+
+export function PackageJsonView({ store, cell, outputs, refused }: { store: NotebookStore; cell: PackageJsonCell; outputs?: Output[]; refused?: Refusal; v: number }) {
   const host = useRef<HTMLDivElement>(null);
+  // Opened by an install (to show npm's output) and left open after it: the user closes it.
+  const [open, setOpen] = useState(false);
+  useEffect(() => {
+    if (cell.status === "running") setOpen(true);
+  }, [cell.status]);
   useEffect(() => {
     const v = createEditor(host.current!, { doc: cell.source, lang: "json", label: "package.json", onChange: (t) => store.edit(cell.id, { source: t }) });
     const off = store.onCellReplaced(cell.id, (c) => c.type === "package.json" && setRemoteText(v, c.source));
     return () => (off(), v.destroy());
   }, [cell.id]);
   const canInstall = !store.unsupported.has("deps:install");
-  const missing = store.missingPackages;
+  const { missing, notInstalled, install } = store.deps;
   return (
     <>
-      {(missing.length > 0 || store.depsOutOfSync) && (
-        <p class="notice" role="status">
-          {missing.length ? `Imported but not in package.json: ${missing.join(", ")}.` : "Dependencies are not installed."}{" "}
-          <button type="button" onClick={() => store.installDeps(missing)} disabled={!canInstall}>
+      {(missing.length > 0 || notInstalled.length > 0) && (
+        <p class="notice" role="status" data-testid="deps-notice">
+          {missing.length ? `Imported but not in package.json: ${missing.join(", ")}.` : `Not installed yet: ${notInstalled.join(", ")}.`}{" "}
+          <button type="button" onClick={() => store.installDeps(missing)} disabled={!canInstall || cell.status === "running"}>
             Install {missing.length ? missing.join(", ") : "dependencies"}
           </button>
         </p>
       )}
-    <details class="cell pkg" open={cell.status === "running" || undefined}>
-      <summary>
-        package.json <span class={`status ${cell.status}`}>{cell.status === "running" ? "installing…" : cell.status === "failed" ? "install failed" : ""}</span>
-      </summary>
-      <div class="editor" ref={host} />
-      <div class="row">
-        <button type="button" onClick={() => store.installDeps()} disabled={!canInstall || cell.status === "running"}>
-          Install dependencies
-        </button>
-        {!canInstall && <span class="meta">Installing is not available on this server.</span>}
-      </div>
-      <Outputs outputs={outputs} />
-    </details>
+      <details class="cell pkg" open={open} onToggle={(e) => setOpen((e.currentTarget as HTMLDetailsElement).open)}>
+        <summary>
+          package.json <InstallState store={store} cell={cell} />
+        </summary>
+        <div class="editor" ref={host} />
+        <Refused store={store} id={cell.id} refused={refused} />
+        <div class="row">
+          <button type="button" onClick={() => store.installDeps()} disabled={!canInstall || cell.status === "running"}>
+            Install dependencies
+          </button>
+          {!canInstall && <span class="meta">Installing is not available on this server.</span>}
+          {install?.state === "ok" && cell.status !== "running" && <span class="status ok" role="status">Dependencies installed.</span>}
+        </div>
+        <Outputs outputs={outputs} />
+      </details>
     </>
   );
 }

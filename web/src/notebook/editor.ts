@@ -46,14 +46,21 @@ export function toCmDiagnostics(state: EditorState, list: Diagnostic[]): CmDiagn
 
 function lspExtensions(h: LspHooks): Extension[] {
   const enabled = () => !h.store.unsupported.has("tsserver:start");
-  const ask = <T>(event: string, state: EditorState, pos: number) =>
-    h.store.ask<T>(event, { cellId: h.cellId(), request: { location: location(state, pos) } });
+  // The server answers for the text it has: send this editor's text first (frames stay in order), or
+  // `rows.` would be completed against the text before the dot.
+  const ask = <T>(event: string, state: EditorState, pos: number) => {
+    h.store.flushText(h.cellId(), { source: state.doc.toString() });
+    return h.store.ask<T>(event, { cellId: h.cellId(), request: { location: location(state, pos) } });
+  };
+  /** A reply computed for an older text than the editor's is dropped. */
+  const current = <T>(view: EditorView, state: EditorState) => (r: T) => (view.state.doc === state.doc ? r : null);
 
   const hover = hoverTooltip(async (view, pos) => {
     if (!enabled()) return null;
+    const state = view.state;
     const info = await ask<{ displayString: string; documentation?: DisplayText } | null>(
-      "tsserver:cell:quickinfo:request", view.state, pos,
-    ).catch(() => null);
+      "tsserver:cell:quickinfo:request", state, pos,
+    ).then(current(view, state), () => null);
     if (!info?.displayString) return null;
     return {
       pos,
@@ -82,7 +89,7 @@ function lspExtensions(h: LspHooks): Extension[] {
     const word = ctx.matchBefore(/[\w$]*/);
     if (!ctx.explicit && (!word || word.from === word.to) && !/[.]$/.test(ctx.state.sliceDoc(ctx.pos - 1, ctx.pos))) return null;
     const r = await ask<{ entries: Entry[] } | null>("tsserver:cell:completions:request", ctx.state, ctx.pos).catch(() => null);
-    if (!r?.entries?.length) return null;
+    if (ctx.aborted || !r?.entries?.length) return null;
     return {
       from: word ? word.from : ctx.pos,
       validFor: /^[\w$]*$/,
@@ -117,6 +124,7 @@ function lspExtensions(h: LspHooks): Extension[] {
         if (ch === ")") return queueMicrotask(() => view.dispatch({ effects: setSig.of(null) }));
         if (ch !== "(" && ch !== ",") return;
         ask<SigItems | null>("tsserver:cell:signature_help:request", u.state, pos)
+          .then(current(view, u.state))
           .then((r) => {
             const item = r?.items?.[r.selectedItemIndex ?? 0];
             if (!item) return;
@@ -174,10 +182,12 @@ function lspExtensions(h: LspHooks): Extension[] {
 
 export type EditorOptions = {
   doc: string;
-  lang: "ts" | "js" | "json";
+  /** "md": markdown source, plain text with wrapped lines. */
+  lang: "ts" | "js" | "json" | "md";
   label: string;
   onChange: (text: string) => void;
   onRun?: () => void;
+  onEscape?: () => void;
   onRunAndAdd?: () => void;
   onFormat?: () => void;
   lsp?: LspHooks;
@@ -192,6 +202,7 @@ export function createEditor(parent: HTMLElement, o: EditorOptions): EditorView 
       ]
     : [];
   const formatKeys = o.onFormat ? [{ key: "Mod-Shift-f", run: () => (o.onFormat!(), true) }] : [];
+  const escapeKeys = o.onEscape ? [{ key: "Escape", run: () => (o.onEscape!(), true) }] : [];
   const state = EditorState.create({
     doc: o.doc,
     extensions: [
@@ -206,9 +217,9 @@ export function createEditor(parent: HTMLElement, o: EditorOptions): EditorView 
       bracketMatching(),
       closeBrackets(),
       syntaxHighlighting(classHighlighter),
-      o.lang === "json" ? json() : javascript({ typescript: o.lang === "ts" }),
+      o.lang === "md" ? EditorView.lineWrapping : o.lang === "json" ? json() : javascript({ typescript: o.lang === "ts" }),
       o.lsp ? lspExtensions(o.lsp) : [],
-      keymap.of([...runKeys, ...formatKeys, ...closeBracketsKeymap, ...completionKeymap, ...defaultKeymap, ...historyKeymap, indentWithTab]),
+      keymap.of([...runKeys, ...formatKeys, ...escapeKeys, ...closeBracketsKeymap, ...completionKeymap, ...defaultKeymap, ...historyKeymap, indentWithTab]),
       EditorView.contentAttributes.of({ "aria-label": o.label }),
       EditorView.updateListener.of((u) => u.docChanged && u.transactions.some((t) => !t.annotation(remote)) && o.onChange(u.state.doc.toString())),
     ],
@@ -235,6 +246,16 @@ export function setRemoteText(view: EditorView, text: string) {
 
 export function showDiagnostics(view: EditorView, list: Diagnostic[]) {
   view.dispatch(setDiagnostics(view.state, toCmDiagnostics(view.state, list)));
+}
+
+/** Mark a whole line (1-based) as the problem the server named; no line clears the mark. */
+export function showLineProblem(view: EditorView, line: number | undefined, message: string) {
+  const list: CmDiagnostic[] = [];
+  if (line && line <= view.state.doc.lines) {
+    const l = view.state.doc.line(line);
+    list.push({ from: l.from, to: Math.max(l.to, l.from), severity: "error", message });
+  }
+  view.dispatch(setDiagnostics(view.state, list));
 }
 
 // Editors are created a few at a time between frames, so opening a big notebook never blocks input for

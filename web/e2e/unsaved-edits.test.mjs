@@ -1,0 +1,149 @@
+// Edits the server refuses are never thrown away: the text stays in the editor (and in localStorage
+// across reloads), the cell says why, and the save indicator says "Not saved" — never "All changes saved".
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { api, importNotebook, launch, saveState, shot, signedIn, srcmd, startServer, watchErrors } from "./harness.mjs";
+
+let server, browser, context;
+const errors = [];
+before(async () => {
+  server = await startServer();
+  browser = await launch();
+  context = await signedIn(browser, server);
+});
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+async function open(id, ctx = context, { watch = true } = {}) {
+  const p = await ctx.newPage();
+  if (watch) watchErrors(p, errors);
+  await p.goto(`${server.base}/srcbooks/${id}`);
+  await p.locator("#nb-title").waitFor();
+  return p;
+}
+
+const session = async (id) => (await api(server, "GET", `/api/sessions/${id}`)).result;
+const codeText = (cell) => cell.locator(".cm-content").innerText();
+
+/** Polls the API (the other page's delete travels over its own WebSocket). */
+async function until(what, f) {
+  for (let i = 0; i < 500; i++) {
+    if (await f()) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+test("an offline edit of a cell deleted meanwhile is kept, marked not saved, and can be re-created", async () => {
+  const id = await importNotebook(server, srcmd({ title: "Kept edits", cells: [["keep.js", "const kept = 1;"]] }));
+  const ctx = await signedIn(browser, server);
+  const p = await open(id, ctx);
+  const cell = p.locator("section.cell.code").first();
+  await cell.locator(".cm-content").waitFor();
+  await saveState(p, "All changes saved").waitFor();
+
+  // Offline, the user types; meanwhile another tab deletes the cell.
+  await ctx.setOffline(true);
+  await p.getByTestId("offline-banner").waitFor();
+  await cell.locator(".cm-content").click();
+  await p.keyboard.press("Control+End");
+  await p.keyboard.type(" // typed offline");
+  await saveState(p, "Offline").waitFor();
+  const other = await open(id);
+  other.once("dialog", (d) => d.accept());
+  await other.getByRole("button", { name: "Delete keep.js" }).click();
+  await until("the delete", async () => !(await session(id)).cells.some((c) => c.type === "code"));
+  await other.close();
+
+  // Back online: the server refuses the re-sent edit (cell_not_found); the text stays, with the reason.
+  await ctx.setOffline(false);
+  await p.getByTestId("offline-banner").waitFor({ state: "detached" });
+  await saveState(p, /^Not saved: .*no longer exists/).waitFor();
+  assert.match(await codeText(cell), /const kept = 1; \/\/ typed offline/);
+  const refused = cell.getByTestId("refused");
+  assert.match(await refused.innerText(), /Not saved\. This cell no longer exists on the server/);
+  await shot(p, "refused-gone-cell");
+
+  // A reload keeps it too (localStorage), still not saved.
+  await p.reload();
+  await p.locator("section.cell.code .cm-content").first().waitFor();
+  await saveState(p, /^Not saved/).waitFor();
+  assert.match(await codeText(p.locator("section.cell.code").first()), /typed offline/);
+
+  // Re-created as a new cell, it is saved and reaches the server.
+  await p.getByRole("button", { name: "Re-create as a new cell" }).click();
+  await saveState(p, "All changes saved").waitFor();
+  await until("the re-created cell", async () => (await session(id)).cells.some((c) => c.type === "code" && c.source.includes("typed offline")));
+  assert.equal(await p.getByTestId("refused").count(), 0);
+  await ctx.close();
+});
+
+test("an edit typed while the server was down is saved to the same cell after it restarts", async () => {
+  const id = await importNotebook(server, srcmd({ title: "Restart", cells: [["survive.js", "let n = 1;"]] }));
+  const ctx = await signedIn(browser, server);
+  // Not watched: Chromium logs every refused reconnect attempt while the server is down.
+  const p = await open(id, ctx, { watch: false });
+  const cell = p.locator("section.cell.code").first();
+  await cell.locator(".cm-content").waitFor();
+  await saveState(p, "All changes saved").waitFor();
+
+  await server.halt();
+  await p.getByTestId("offline-banner").waitFor();
+  await cell.locator(".cm-content").click();
+  await p.keyboard.press("Control+End");
+  await p.keyboard.type(" // while the server was down");
+  await saveState(p, "Offline").waitFor();
+  await server.resume();
+
+  // Whatever the server answers, the text is never dropped …
+  await p.getByTestId("offline-banner").waitFor({ state: "detached", timeout: 30_000 });
+  await saveState(p, /^(All changes saved|Not saved)/).waitFor();
+  assert.match(await codeText(cell), /let n = 1; \/\/ while the server was down/);
+  await shot(p, "after-restart");
+  // … and with cell ids that survive a restart it lands in the same cell.
+  await saveState(p, "All changes saved").waitFor({ timeout: 5000 });
+  const cells = (await session(id)).cells.filter((c) => c.type === "code");
+  assert.deepEqual(cells.map((c) => c.source), ["let n = 1; // while the server was down"]);
+  await ctx.close();
+});
+
+test("a refused markdown edit stays in the editor, is marked at its line, and is not reported as saved", async () => {
+  const id = await importNotebook(server, srcmd({ title: "Markdown refusal", cells: ["Some *intro*."] }));
+  const p = await open(id);
+  const md = p.locator("section.cell.markdown").first();
+  await md.getByRole("button", { name: "Edit" }).click();
+  const source = md.getByLabel("Markdown source");
+  await source.fill("Some *intro*.\n\nMore text.\n# A top heading\n\nAfter it.");
+
+  // The server refuses an h1 (invalid_markdown, naming line 4): the text stays, the line is marked.
+  await saveState(p, /^Not saved: .*h1.*line 4/).waitFor();
+  assert.match(await md.getByTestId("refused").innerText(), /Not saved\. .*line 4/);
+  await md.locator(".cm-lintRange-error", { hasText: "# A top heading" }).waitFor();
+  await md.locator(".cm-lint-marker-error").waitFor();
+  assert.match(await source.innerText(), /# A top heading\s+After it\./);
+  await shot(p, "refused-markdown");
+
+  // Done keeps it (rendered, still not saved); so does a reload.
+  await md.getByRole("button", { name: "Done" }).click();
+  await md.locator(".md h1", { hasText: "A top heading" }).waitFor();
+  assert.match(await saveState(p, /Not saved/).innerText(), /Not saved/);
+  await p.reload();
+  await saveState(p, /^Not saved/).waitFor();
+  assert.match(await p.locator("section.cell.markdown").first().innerText(), /A top heading/);
+
+  // Fixed (## instead of #), it is saved and the marks go away.
+  const again = p.locator("section.cell.markdown").first();
+  await again.getByLabel("Markdown source").fill("Some *intro*.\n\nMore text.\n## A top heading\n\nAfter it.");
+  await saveState(p, "All changes saved").waitFor();
+  assert.equal(await again.getByTestId("refused").count(), 0);
+  await again.locator(".cm-lintRange-error").waitFor({ state: "detached" });
+  const stored = (await session(id)).cells.find((c) => c.type === "markdown");
+  assert.match(stored.text, /^## A top heading$/m);
+  await p.close();
+});
+
+test("no page error was logged", () => {
+  assert.deepEqual(errors, []);
+});
