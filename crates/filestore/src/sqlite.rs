@@ -40,6 +40,15 @@ fn migrations() -> Migrations<'static> {
          CREATE TABLE api_keys (id TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE,
              user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE, name TEXT NOT NULL,
              created_at INTEGER NOT NULL, revoked_at INTEGER);",
+    ),
+    // Token families (one per login): refresh tokens rotate on use, and a used one presented again
+    // revokes its whole family (someone else has a copy).
+    M::up(
+        "ALTER TABLE tokens ADD COLUMN family TEXT;
+         ALTER TABLE tokens ADD COLUMN used INTEGER NOT NULL DEFAULT 0;
+         UPDATE tokens SET family = hash;
+         CREATE INDEX tokens_family ON tokens(family);
+         CREATE INDEX tokens_expiry ON tokens(expires_at);",
     )])
 }
 

@@ -59,6 +59,32 @@ fn verify_password(password: &str, stored: &str) -> bool {
         .is_ok_and(|h| argon2::Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
 }
 
+/// A hash of a random password with the default parameters, verified against for unknown emails.
+fn unknown_user_hash() -> &'static str {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| hash_password(&random_token("")).unwrap_or_default())
+}
+
+/// An access and a refresh token of `family`.
+fn insert_pair(c: &Connection, user_id: &str, family: &str) -> Result<(String, String)> {
+    let access = random_token("qa_");
+    let refresh = random_token("qr_");
+    let now = now_ms();
+    c.execute(
+        "INSERT INTO tokens (hash, user_id, kind, expires_at, family) VALUES
+             (?1, ?2, 'access', ?3, ?6), (?4, ?2, 'refresh', ?5, ?6)",
+        params![
+            token_hash(&access),
+            user_id,
+            now + ACCESS_TTL_MS,
+            token_hash(&refresh),
+            now + REFRESH_TTL_MS,
+            family
+        ],
+    )?;
+    Ok((access, refresh))
+}
+
 pub fn valid_email(email: &str) -> bool {
     let e = email.trim();
     e.len() <= 254 && e.split_once('@').is_some_and(|(a, b)| !a.is_empty() && !b.is_empty())
@@ -122,25 +148,19 @@ impl UserStore {
             Some((u, hash)) if verify_password(password, &hash) => Ok(u),
             Some(_) => Err(denied()),
             None => {
-                // Same work as a real check, so timing does not reveal which emails exist.
-                let _ = hash_password(password);
+                // The same work as a real check (one verification against a hash made once), so
+                // timing does not reveal which emails exist.
+                let _ = verify_password(password, unknown_user_hash());
                 Err(denied())
             }
         }
     }
 
-    /// A new access token and refresh token for the user.
+    /// A new access token and refresh token for the user: a new family.
     pub fn issue(&self, user: &User) -> Result<(String, String)> {
-        let access = random_token("qa_");
-        let refresh = random_token("qr_");
-        let now = now_ms();
         let c = self.conn();
-        c.execute("DELETE FROM tokens WHERE expires_at <= ?1", [now])?;
-        c.execute(
-            "INSERT INTO tokens (hash, user_id, kind, expires_at) VALUES (?1, ?2, 'access', ?3), (?4, ?2, 'refresh', ?5)",
-            params![token_hash(&access), user.id, now + ACCESS_TTL_MS, token_hash(&refresh), now + REFRESH_TTL_MS],
-        )?;
-        Ok((access, refresh))
+        c.execute("DELETE FROM tokens WHERE expires_at <= ?1", [now_ms()])?;
+        insert_pair(&c, &user.id, &random_token(""))
     }
 
     fn by_token(&self, token: &str, kind: &str) -> Result<Option<User>> {
@@ -158,23 +178,56 @@ impl UserStore {
         self.by_token(token, "access")
     }
 
-    /// A new access token for a valid refresh token.
-    pub fn refresh(&self, refresh: &str) -> Result<(User, String)> {
-        let user = self
-            .by_token(refresh, "refresh")?
-            .ok_or(FileStoreError::Unauthorized("Invalid refresh token".into()))?;
-        let access = random_token("qa_");
-        self.conn().execute(
-            "INSERT INTO tokens (hash, user_id, kind, expires_at) VALUES (?1, ?2, 'access', ?3)",
-            params![token_hash(&access), user.id, now_ms() + ACCESS_TTL_MS],
+    /// Rotate: a valid, unused refresh token gives a new access token and a new refresh token (the
+    /// old access token of the family ends). A used one presented again means a copy exists
+    /// somewhere: the whole family is revoked and the caller must sign in again.
+    pub fn refresh(&self, refresh: &str) -> Result<(User, String, String)> {
+        let denied = |m: &str| FileStoreError::Unauthorized(m.into());
+        let mut c = self.conn();
+        let tx = c.transaction()?;
+        let found: Option<(String, String, bool)> = tx
+            .query_row(
+                "SELECT user_id, family, used FROM tokens WHERE hash = ?1 AND kind = 'refresh' AND expires_at > ?2",
+                params![token_hash(refresh), now_ms()],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        let Some((user_id, family, used)) = found else { return Err(denied("Invalid refresh token")) };
+        if used {
+            tx.execute("DELETE FROM tokens WHERE family = ?1", [&family])?;
+            tx.commit()?;
+            tracing::warn!(user = %user_id, "a used refresh token was presented again; its sessions are revoked");
+            return Err(denied("This refresh token was already used; sign in again"));
+        }
+        tx.execute("UPDATE tokens SET used = 1 WHERE hash = ?1", [token_hash(refresh)])?;
+        tx.execute("DELETE FROM tokens WHERE family = ?1 AND kind = 'access'", [&family])?;
+        // Used tokens are kept (to recognise reuse) only for the last few rotations.
+        tx.execute(
+            "DELETE FROM tokens WHERE family = ?1 AND kind = 'refresh' AND used = 1 AND hash NOT IN
+                 (SELECT hash FROM tokens WHERE family = ?1 AND kind = 'refresh' AND used = 1
+                  ORDER BY expires_at DESC LIMIT 8)",
+            [&family],
         )?;
-        Ok((user, access))
+        let (access, refresh) = insert_pair(&tx, &user_id, &family)?;
+        let user = tx.query_row("SELECT id, email, role FROM users WHERE id = ?1", [&user_id], |r| {
+            Ok(User { id: r.get(0)?, email: r.get(1)?, role: r.get(2)? })
+        })?;
+        tx.commit()?;
+        Ok((user, access, refresh))
     }
 
-    /// Revoke one access token (logout).
+    /// Logout: the token's whole family (its refresh token too) ends.
     pub fn revoke_token(&self, token: &str) -> Result<()> {
-        self.conn().execute("DELETE FROM tokens WHERE hash = ?1", [token_hash(token)])?;
+        self.conn().execute(
+            "DELETE FROM tokens WHERE family = (SELECT family FROM tokens WHERE hash = ?1) OR hash = ?1",
+            [token_hash(token)],
+        )?;
         Ok(())
+    }
+
+    /// Expired tokens leave the table (the sweeper calls this).
+    pub fn prune_expired(&self) -> Result<usize> {
+        Ok(self.conn().execute("DELETE FROM tokens WHERE expires_at <= ?1", [now_ms()])?)
     }
 
     pub fn by_api_key(&self, key: &str) -> Result<Option<User>> {
@@ -253,10 +306,19 @@ mod tests {
         let (access, refresh) = s.issue(&u).unwrap();
         assert_eq!(s.by_access_token(&access).unwrap(), Some(u.clone()));
         assert_eq!(s.by_access_token(&refresh).unwrap(), None, "a refresh token is not an access token");
-        let (_, a2) = s.refresh(&refresh).unwrap();
+        let (_, a2, r2) = s.refresh(&refresh).unwrap();
         assert!(s.by_access_token(&a2).unwrap().is_some());
-        s.revoke_token(&a2).unwrap();
+        assert!(s.by_access_token(&access).unwrap().is_none(), "rotation ends the old access token");
+        assert_ne!(r2, refresh, "refresh tokens rotate");
+        // The old refresh token again: a copy exists, so the family is revoked.
+        assert!(s.refresh(&refresh).is_err());
         assert!(s.by_access_token(&a2).unwrap().is_none());
+        assert!(s.refresh(&r2).is_err());
+        // Logout ends the family, refresh token included.
+        let (a3, r3) = s.issue(&u).unwrap();
+        s.revoke_token(&a3).unwrap();
+        assert!(s.by_access_token(&a3).unwrap().is_none());
+        assert!(s.refresh(&r3).is_err());
         let (id, key) = s.create_api_key(&u.id, "ci").unwrap();
         assert!(key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'));
         assert_eq!(s.by_api_key(&key).unwrap(), Some(u.clone()));

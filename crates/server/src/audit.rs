@@ -152,8 +152,13 @@ fn write(state: &AppState, e: AuditEntry) -> Option<i64> {
 /// the rest of that minute only count, and the count is written when the minute is over.
 #[derive(Default)]
 pub struct Failures {
-    open: std::sync::Mutex<std::collections::HashMap<(Option<String>, u64), (Option<i64>, u64)>>,
+    open: std::sync::Mutex<std::collections::HashMap<FailureKey, OpenRow>>,
 }
+
+/// `(client ip, minute)`.
+type FailureKey = (Option<String>, u64);
+/// The row written for the first failure (if the write worked), and how many followed.
+type OpenRow = (Option<i64>, u64);
 
 /// Distinct `(ip, minute)` rows kept open at once; past it, failures count on one row per minute.
 const MAX_OPEN: usize = 4096;

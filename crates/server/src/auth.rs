@@ -131,15 +131,17 @@ fn is_ws_upgrade(req: &Request) -> bool {
         .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
 }
 
-/// URL without the `token` query parameter (the redirect target after the cookie exchange).
+/// URL without the `token` query parameter (the redirect target after the cookie exchange). Always a
+/// path on this origin: `//evil.com/` or `/\evil.com` would be read by browsers as another host.
 fn without_token(uri: &Uri) -> String {
+    let path = format!("/{}", uri.path().trim_start_matches(['/', '\\']));
     let rest: Vec<&str> = uri
         .query()
         .unwrap_or("")
         .split('&')
         .filter(|kv| !kv.is_empty() && !kv.starts_with("token=") && *kv != "token")
         .collect();
-    if rest.is_empty() { uri.path().to_string() } else { format!("{}?{}", uri.path(), rest.join("&")) }
+    if rest.is_empty() { path } else { format!("{path}?{}", rest.join("&")) }
 }
 
 pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
@@ -203,7 +205,8 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
         if let Err(e) = state.db.session_create(&session, &state.config.token, now, MAX_COOKIE_SESSIONS) {
             return ApiError::from(e).into_response();
         }
-        let cookie = format!("{COOKIE}={session}; HttpOnly; SameSite=Strict; Path=/");
+        let secure = if state.config.tls.is_some() { "; Secure" } else { "" };
+        let cookie = format!("{COOKIE}={session}; HttpOnly; SameSite=Strict; Path=/{secure}");
         let mut resp = (StatusCode::FOUND, [(header::LOCATION, without_token(req.uri()))]).into_response();
         if let Ok(v) = HeaderValue::from_str(&cookie) {
             resp.headers_mut().insert(header::SET_COOKIE, v);
@@ -267,6 +270,10 @@ mod tests {
         assert_eq!(without_token(&u), "/srcbooks/x?a=1");
         let u: Uri = "/?token=abc".parse().unwrap();
         assert_eq!(without_token(&u), "/");
+        let u: Uri = "//evil.com/?token=abc".parse().unwrap();
+        assert_eq!(without_token(&u), "/evil.com/", "never another host");
+        let u: Uri = "/%5Cevil.com?token=abc".parse().unwrap();
+        assert_eq!(without_token(&u), "/%5Cevil.com");
     }
 
     #[test]

@@ -100,6 +100,9 @@ fn http_client(config: &Config) -> anyhow::Result<reqwest::Client> {
     Ok(client)
 }
 
+/// Argon2id hashes at once: the cores of a small machine, and a bounded ~19 MiB each.
+const PASSWORD_THREADS: usize = 2;
+
 /// Build the state: open (and migrate) the database, prepare directories. Notebooks load in `serve`.
 fn build_state(config: Config) -> anyhow::Result<AppState> {
     std::fs::create_dir_all(&config.data_dir)?;
@@ -152,6 +155,7 @@ fn build_state(config: Config) -> anyhow::Result<AppState> {
         otlp,
         live: Default::default(),
         audit_failures: Default::default(),
+        passwords: files::PasswordWorkers::start(PASSWORD_THREADS),
     }))
 }
 

@@ -43,6 +43,16 @@ impl<K: std::hash::Hash + Eq> Gcra<K> {
     }
 }
 
+impl<K: std::hash::Hash + Eq> Gcra<K> {
+    /// Give back one request counted by `check` (it turned out not to count: a correct password).
+    pub fn refund(&self, key: &K) {
+        let mut map = self.tat.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(t) = map.get_mut(key) {
+            *t = t.checked_sub(self.interval).unwrap_or(*t);
+        }
+    }
+}
+
 /// Whole seconds to wait (at least 1), for `Retry-After`.
 pub fn retry_secs(retry: Duration) -> u64 {
     (retry.as_secs() + u64::from(retry.subsec_nanos() > 0)).max(1)
@@ -86,5 +96,7 @@ mod tests {
         assert!(users.check("u1".into(), t0).is_ok());
         assert!(users.check("u1".into(), t0).is_err());
         assert!(users.check("u2".into(), t0).is_ok());
+        users.refund(&"u1".to_string());
+        assert!(users.check("u1".into(), t0).is_ok(), "a refunded request does not count");
     }
 }

@@ -151,6 +151,8 @@ pub struct Inner {
     /// Rolling request figures for the admin dashboard.
     pub live: crate::dashboard::Live,
     pub audit_failures: crate::audit::Failures,
+    /// Where passwords are hashed and checked (a few threads: bounded memory).
+    pub passwords: crate::files::PasswordWorkers,
 }
 
 pub type AppState = Arc<Inner>;

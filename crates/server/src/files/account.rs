@@ -59,12 +59,14 @@ async fn register(
     }
     let (email, password) = (sanitize(email), password.to_string());
     let st = s.clone();
-    let (u, access, refresh) = blocking(move || {
-        let u = st.users.register(&email, &password, &role)?;
-        let (a, r) = st.users.issue(&u)?;
-        Ok((u, a, r))
-    })
-    .await?;
+    let (u, access, refresh) = s
+        .passwords
+        .run(move || {
+            let u = st.users.register(&email, &password, &role)?;
+            let (a, r) = st.users.issue(&u)?;
+            Ok((u, a, r))
+        })
+        .await?;
     Ok((StatusCode::CREATED, Json(auth_reply("User registered successfully", &u, &access, &refresh)))
         .into_response())
 }
@@ -77,12 +79,14 @@ async fn login(State(s): State<AppState>, body: axum::body::Bytes) -> FileResult
     // Stored emails went through the same sanitising at registration.
     let (email, password) = (sanitize(email), password.to_string());
     let st = s.clone();
-    let (u, access, refresh) = blocking(move || {
-        let u = st.users.login(&email, &password)?;
-        let (a, r) = st.users.issue(&u)?;
-        Ok((u, a, r))
-    })
-    .await?;
+    let (u, access, refresh) = s
+        .passwords
+        .run(move || {
+            let u = st.users.login(&email, &password)?;
+            let (a, r) = st.users.issue(&u)?;
+            Ok((u, a, r))
+        })
+        .await?;
     Ok(Json(auth_reply("Login successful", &u, &access, &refresh)))
 }
 
@@ -92,8 +96,11 @@ async fn refresh(State(s): State<AppState>, body: axum::body::Bytes) -> FileResu
         return Err(FileError::invalid("refreshToken is required"));
     };
     let st = s.clone();
-    let (_, access) = blocking(move || st.users.refresh(&rt)).await?;
-    Ok(Json(json!({"accessToken": access, "tokenType": "Bearer", "expiresIn": "24h"})))
+    let (_, access, refresh) = blocking(move || st.users.refresh(&rt)).await?;
+    // The refresh token rotates: the one just used is spent (presenting it again revokes the login).
+    Ok(Json(
+        json!({"accessToken": access, "refreshToken": refresh, "tokenType": "Bearer", "expiresIn": "24h"}),
+    ))
 }
 
 async fn me(State(s): State<AppState>, uri: Uri, headers: HeaderMap) -> FileResult<Json<Value>> {

@@ -7,9 +7,11 @@
 mod account;
 pub mod attach;
 mod download;
+mod passwords;
 mod query;
 mod tus;
 pub mod tus_headers;
+pub use passwords::PasswordWorkers;
 mod upload;
 mod validate;
 
@@ -300,7 +302,9 @@ pub fn spawn_sweeper(s: AppState) {
             tick.tick().await;
             let files = s.files.clone();
             // The scrub re-reads at most 256 MiB a minute, so it never competes with real traffic.
+            let st = s.clone();
             match tokio::task::spawn_blocking(move || {
+                st.users.prune_expired()?;
                 Ok::<_, quire_filestore::FileStoreError>((files.sweep()?, files.scrub_step(256 << 20)?))
             })
             .await
@@ -338,9 +342,13 @@ async fn throttle_failures(
     next: axum::middleware::Next,
 ) -> Response {
     let ip = crate::client_ip(&req);
-    let presented = req.uri().path() == "/auth/login"
-        || req.headers().contains_key(header::AUTHORIZATION)
-        || req.headers().contains_key("x-api-key");
+    if req.uri().path() == "/auth/login"
+        && let Some(ip) = ip
+    {
+        return throttle_login(&s, ip, req, next).await;
+    }
+    let presented =
+        req.headers().contains_key(header::AUTHORIZATION) || req.headers().contains_key("x-api-key");
     let resp = next.run(req).await;
     if resp.status() == StatusCode::UNAUTHORIZED
         && presented
@@ -366,6 +374,27 @@ async fn inert_responses(req: axum::extract::Request, next: axum::middleware::Ne
         header::CONTENT_SECURITY_POLICY,
         axum::http::HeaderValue::from_static("sandbox; default-src 'none'; frame-ancestors 'none'"),
     );
+    resp
+}
+
+/// A login attempt is counted before its password is hashed (and given back if it succeeds): past the
+/// budget every attempt gets 429 for the window, whatever the password, and costs no hash — so
+/// guessing is limited by the budget, not by Argon2's speed, and a flood costs no memory.
+async fn throttle_login(
+    s: &AppState,
+    ip: std::net::IpAddr,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if let Err(retry) = s.auth_failure_limit.check(ip, std::time::Instant::now()) {
+        tracing::warn!(%ip, "too many failed sign-ins");
+        let msg = "Too many failed sign-in attempts; try again later";
+        return FileError::too_many("RATE_LIMIT_ERROR", msg, retry).into_response();
+    }
+    let resp = next.run(req).await;
+    if resp.status() != StatusCode::UNAUTHORIZED {
+        s.auth_failure_limit.refund(&ip);
+    }
     resp
 }
 

@@ -78,6 +78,17 @@ async fn https_with_a_certificate_and_hsts() {
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["strict-transport-security"], "max-age=31536000");
     assert_security_headers(r.headers(), "https api");
+    // The session cookie never travels over plain HTTP.
+    let no_redirect = reqwest::Client::builder()
+        .tls_certs_only([
+            reqwest::Certificate::from_pem(&std::fs::read(fixture("cert.pem")).unwrap()).unwrap()
+        ])
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = no_redirect.get(format!("{base}/?token={TOKEN}")).send().await.unwrap();
+    let cookie = r.headers()["set-cookie"].to_str().unwrap();
+    assert!(cookie.contains("; Secure"), "{cookie}");
     // Plain HTTP on the TLS port gets no answer; a client that does not trust the certificate fails.
     assert!(reqwest::get(format!("http://127.0.0.1:{port}/health")).await.is_err());
     let untrusting = reqwest::Client::builder().tls_certs_only([]).build().unwrap();
