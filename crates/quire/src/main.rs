@@ -177,6 +177,9 @@ struct ServeArgs {
     /// Most audit log entries kept (the oldest go first).
     #[arg(long, env = "QUIRE_AUDIT_MAX_ROWS", default_value_t = 100_000)]
     audit_max_rows: u64,
+    /// Let deps:install use any package source (file:, git, URLs, paths), not only the npm registry.
+    #[arg(long, env = "QUIRE_ANY_PACKAGE_SOURCE")]
+    any_package_source: bool,
     /// Serve the browser UI from this directory (a `vite build` output) instead of the embedded one.
     #[arg(long, env = "QUIRE_WEB_DIR", hide = true)]
     web_dir: Option<PathBuf>,
@@ -328,6 +331,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.otlp_endpoint = args.otlp_endpoint;
     config.metrics_token = args.metrics_token;
     config.web_dir = args.web_dir;
+    config.any_package_source = args.any_package_source;
     if !(args.audit_retention_days.is_finite() && args.audit_retention_days > 0.0) {
         bail!("--audit-retention-days must be a positive number");
     }

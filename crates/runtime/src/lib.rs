@@ -9,11 +9,13 @@ pub mod output;
 mod pump;
 mod runtime;
 mod shadow;
+mod specs;
 pub mod transpile;
 
 pub use host::HostError;
-pub use npm::{INSTALL_KEY, Validation, check_package_spec, validate};
+pub use npm::{INSTALL_KEY, Validation, validate};
 pub use output::{Chunk, Stream};
 pub use pump::{Outcome, RunEvent};
 pub use runtime::{RunError, RunRequest, Runtime, RuntimeConfig, base_env};
 pub use shadow::is_typescript;
+pub use specs::{check_manifest, check_package_spec};

@@ -7,6 +7,7 @@ use crate::imports::imported_packages;
 use crate::output::Stream;
 use crate::pump::{Control, RunEvent, pump};
 use crate::runtime::{RunError, Runtime};
+use crate::specs::{check_manifest, check_package_spec};
 use rustix::process::{Pid, Signal};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -19,18 +20,6 @@ use tokio::sync::mpsc;
 
 /// The key under which a notebook's install is tracked (one at a time per notebook).
 pub const INSTALL_KEY: &str = "\0deps:install";
-
-/// npm package specs are passed as arguments, never through a shell; still refuse anything npm could
-/// read as an option or a path.
-pub fn check_package_spec(spec: &str) -> Result<(), String> {
-    let ok = !spec.is_empty()
-        && spec.len() <= 256
-        && !spec.starts_with('-')
-        && !spec.starts_with('.')
-        && !spec.starts_with('/')
-        && spec.chars().all(|c| c.is_ascii_graphic() && !"\\\"'`$;|&<>(){}".contains(c));
-    if ok { Ok(()) } else { Err(format!("'{spec}' is not a valid npm package name")) }
-}
 
 struct ProcessRun {
     pid: i32,
@@ -75,8 +64,13 @@ impl Runtime {
         dir: &Path,
         packages: &[String],
     ) -> Result<mpsc::Receiver<RunEvent>, RunError> {
+        let any = self.cfg.any_package_source;
         for p in packages {
-            check_package_spec(p).map_err(RunError::Invalid)?;
+            check_package_spec(p, any).map_err(RunError::PackageSource)?;
+        }
+        // Without names npm installs what package.json lists: the same rule applies to those.
+        if let Ok(manifest) = std::fs::read_to_string(dir.join("package.json")) {
+            check_manifest(&manifest, any).map_err(RunError::PackageSource)?;
         }
         let (guard, stop) = self
             .claim(notebook, INSTALL_KEY)
@@ -230,15 +224,6 @@ pub fn validate(dir: &Path, package_json: &str, cells: &[(String, String)]) -> V
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn package_specs() {
-        assert!(check_package_spec("lodash").is_ok());
-        assert!(check_package_spec("@types/node@^20").is_ok());
-        assert!(check_package_spec("--global").is_err());
-        assert!(check_package_spec("../x").is_err());
-        assert!(check_package_spec("a;rm -rf").is_err());
-    }
 
     #[test]
     fn validation() {

@@ -27,6 +27,8 @@ pub struct RuntimeConfig {
     pub batch: Duration,
     /// The whole environment of Node processes, before a run's secrets: never the server's own.
     pub base_env: Vec<(String, String)>,
+    /// Installs may use any package source (`file:`, git, URLs), not only the registry.
+    pub any_package_source: bool,
 }
 
 impl RuntimeConfig {
@@ -41,6 +43,7 @@ impl RuntimeConfig {
             timeout: None,
             batch: Duration::from_millis(16),
             base_env: base_env(),
+            any_package_source: false,
         }
     }
 }
@@ -65,6 +68,9 @@ pub enum RunError {
     Io(#[from] std::io::Error),
     #[error("{0}")]
     Invalid(String),
+    /// A package spec or package.json dependency from outside the registry.
+    #[error("{0}")]
+    PackageSource(String),
 }
 
 /// Everything a run needs from the notebook, read under its lock by the caller.

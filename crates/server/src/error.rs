@@ -96,6 +96,9 @@ impl From<quire_runtime::RunError> for ApiError {
         match e {
             E::AlreadyRunning(_) => Self::new(StatusCode::CONFLICT, "already_running", message),
             E::Invalid(_) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_payload", message),
+            E::PackageSource(_) => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "package_source_refused", message)
+            }
             E::Host(_) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "runtime_unavailable", message),
             E::Io(_) => Self::internal(message),
         }

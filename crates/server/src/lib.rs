@@ -130,6 +130,7 @@ fn build_state(config: Config) -> anyhow::Result<AppState> {
     rc.memory_mb = config.cell_memory_mb;
     rc.output_cap = config.cell_output_bytes;
     rc.node = config.node.clone();
+    rc.any_package_source = config.any_package_source;
     let runtime = quire_runtime::Runtime::new(rc)?;
     metrics::init();
     let (config_rps, auth_per_min) = (config.rate_limit_rps, config.auth_failures_per_minute);

@@ -34,12 +34,28 @@ pub fn init() {
     handle();
 }
 
+/// A bounded label for an HTTP method: anyone can send `FOO / HTTP/1.1`, and each invented method
+/// would otherwise become a new series (memory without limit).
+pub fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method as M;
+    match *method {
+        M::GET => "GET",
+        M::HEAD => "HEAD",
+        M::POST => "POST",
+        M::PUT => "PUT",
+        M::PATCH => "PATCH",
+        M::DELETE => "DELETE",
+        M::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
 /// Count and time every HTTP request by route template (never the raw path: ids would explode the
 /// label space) and status.
 pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string());
     let route = route.unwrap_or_else(|| "unmatched".to_string());
-    let method = req.method().as_str().to_string();
+    let method = method_label(req.method());
     let start = Instant::now();
     let resp = next.run(req).await;
     let elapsed = start.elapsed();

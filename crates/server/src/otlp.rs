@@ -189,7 +189,7 @@ pub async fn trace_requests(State(state): State<AppState>, req: Request, next: N
     let Some(exporter) = state.otlp.as_ref() else { return next.run(req).await };
     let parent = req.headers().get("traceparent").and_then(|v| v.to_str().ok()).and_then(parse_traceparent);
     let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string());
-    let method = req.method().as_str().to_string();
+    let method = crate::metrics::method_label(req.method());
     let start_ns = now_ns();
     let resp = next.run(req).await;
     let status = resp.status().as_u16();

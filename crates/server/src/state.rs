@@ -65,6 +65,8 @@ pub struct Config {
     /// Audit log retention: entries older than this, and the oldest beyond `audit_max_rows`, go.
     pub audit_retention: Duration,
     pub audit_max_rows: u64,
+    /// `deps:install` may use any package source (`file:`, git, URLs), not only the npm registry.
+    pub any_package_source: bool,
     /// Serve the UI from this directory instead of the embedded build (UI development).
     pub web_dir: Option<PathBuf>,
 }
@@ -120,6 +122,7 @@ impl Config {
             tls: None,
             otlp_endpoint: None,
             web_dir: None,
+            any_package_source: false,
             audit_retention: Duration::from_secs(90 * 24 * 3600),
             audit_max_rows: 100_000,
             header_timeout: Duration::from_secs(10),

@@ -72,12 +72,17 @@ pub fn is_valid_cell_id(s: &str) -> bool {
     s.len() == 26 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'v').contains(&b))
 }
 
-/// `^[a-zA-Z0-9_-]+\.(js|cjs|mjs|ts|cts|mts)$`.
+/// Longest cell filename (bytes): with room for the temp and derived names (`.x.tmp-…`, `.map`)
+/// written beside it, which must stay within the file system's 255.
+pub const MAX_FILENAME_LEN: usize = 200;
+
+/// `^[a-zA-Z0-9_-]+\.(js|cjs|mjs|ts|cts|mts)$`, at most `MAX_FILENAME_LEN` bytes.
 pub fn is_valid_filename(name: &str) -> bool {
     let Some((stem, _)) = name.rsplit_once('.') else {
         return false;
     };
-    !stem.is_empty()
+    name.len() <= MAX_FILENAME_LEN
+        && !stem.is_empty()
         && stem.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
         && language_of_filename(name).is_some()
 }

@@ -19,6 +19,10 @@ pub const CAP_ERRORS: &str = "errors";
 /// Capability: the client understands `cell:created`, `cell:deleted`, `cell:moved`.
 pub const CAP_CELLS: &str = "cells";
 
+/// Capabilities one connection may announce, and their longest name.
+const MAX_CAPABILITIES: usize = 32;
+const MAX_CAPABILITY_LEN: usize = 64;
+
 pub struct Conn {
     state: AppState,
     peer: Peer,
@@ -142,6 +146,16 @@ impl Conn {
         }
     }
 
+    /// An error every client gets (its request cannot mean anything), even without `errors`.
+    fn refuse_always(&self, f: &Frame, code: &'static str, message: String) {
+        self.send_error(FrameError {
+            topic: Some(f.topic.clone()),
+            code,
+            message,
+            request_id: protocol::request_id(&f.payload),
+        });
+    }
+
     /// A well-formed request that was refused: an `error` event for clients that asked for them,
     /// a log line in every case.
     fn refuse(&self, f: &Frame, err: &ApiError) {
@@ -188,7 +202,19 @@ impl Conn {
 
     fn subscribe(&mut self, f: &Frame) {
         let Some(sub) = self.payload::<Subscribe>(f) else { return };
-        self.peer.caps.write().unwrap_or_else(|p| p.into_inner()).extend(sub.capabilities);
+        // Capabilities are kept for the connection's life: bound them, or 40 frames of long names
+        // held hundreds of MiB.
+        let mut caps = self.peer.caps.write().unwrap_or_else(|p| p.into_inner());
+        let fresh: Vec<String> = sub.capabilities.into_iter().filter(|c| !caps.contains(c)).collect();
+        if fresh.iter().any(|c| c.len() > MAX_CAPABILITY_LEN) || caps.len() + fresh.len() > MAX_CAPABILITIES {
+            drop(caps);
+            let message = format!(
+                "At most {MAX_CAPABILITIES} capabilities of at most {MAX_CAPABILITY_LEN} characters per connection"
+            );
+            return self.refuse_always(f, "invalid_payload", message);
+        }
+        caps.extend(fresh);
+        drop(caps);
         if let Err(e) = self.state.store.get(&f.notebook_id) {
             return self.refuse(f, &e.into());
         }

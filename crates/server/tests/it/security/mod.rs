@@ -485,5 +485,6 @@ async fn audit_log_covers_accounts_api_keys_and_file_deletes() {
 // Findings of the independent attack testing (issue 14), one module per area.
 mod audit_flood;
 mod connections;
+mod limits;
 mod logins;
 mod stored_files;
