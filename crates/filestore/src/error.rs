@@ -14,6 +14,8 @@ pub enum FileStoreError {
     QuotaExceeded { used: u64, limit: u64 },
     #[error("Daily upload limit exceeded. Used: {used}/{limit} uploads")]
     DailyLimit { used: u64, limit: u64 },
+    #[error("Too many uploads in progress ({limit}); finish or delete some first")]
+    TooManyUploads { limit: u64 },
     #[error("A request with this Idempotency-Key is still in progress")]
     IdempotencyInFlight,
     #[error("This Idempotency-Key was already used with a different payload")]

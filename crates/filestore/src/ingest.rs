@@ -37,6 +37,8 @@ pub struct Ticket {
     key: Option<String>,
     file_id: String,
     replay_of: Option<String>,
+    /// Bytes this upload holds reserved (a finishing tus upload), not counted against itself.
+    pub(crate) reserved: u64,
 }
 
 impl Drop for Ticket {
@@ -135,7 +137,8 @@ impl FileStore {
         if actor.admin {
             return Ok(Admission { limit: max, quota: None, max });
         }
-        let (used, today) = self.usage(actor)?;
+        let usage = self.usage(actor)?;
+        let (used, today) = (usage.used(), usage.today);
         if today >= self.config.max_uploads_per_day {
             return Err(FileStoreError::DailyLimit { used: today, limit: self.config.max_uploads_per_day });
         }
@@ -155,6 +158,7 @@ impl FileStore {
             key: key.map(str::to_string),
             file_id: random_id(),
             replay_of: None,
+            reserved: 0,
         };
         let Some(key) = key else { return Ok(t) };
         match self.meta.idem_begin(&actor.user_id, key, now_ms())? {
@@ -214,16 +218,17 @@ impl FileStore {
         let result = std::thread::scope(|scope| -> Result<()> {
             let blobs = &self.blobs;
             let failed = &failed;
+            // A writer reports what it wrote even when it fails, so a failed upload frees all of it.
             let write = |rx: Arc<std::sync::Mutex<ChunkQueue>>| {
-                move || -> Result<Vec<(Hash, u32, u32)>> {
+                move || -> (Vec<(Hash, u32, u32)>, Option<FileStoreError>) {
                     let mut done = Vec::new();
                     loop {
                         let next = crate::lock(&rx).recv();
-                        let Ok((hash, data)) = next else { return Ok(done) };
+                        let Ok((hash, data)) = next else { return (done, None) };
                         let stored = blob::encode(&data);
                         if let Err(e) = blobs.put(&hash, &stored) {
                             failed.store(true, std::sync::atomic::Ordering::Relaxed);
-                            return Err(e);
+                            return (done, Some(e));
                         }
                         done.push((hash, data.len() as u32, stored.len() as u32));
                     }
@@ -288,8 +293,10 @@ impl FileStore {
             let mut first_err = None;
             for w in writers {
                 match w.join() {
-                    Ok(Ok(mut done)) => written.append(&mut done),
-                    Ok(Err(e)) => first_err = first_err.or(Some(e)),
+                    Ok((mut done, err)) => {
+                        written.append(&mut done);
+                        first_err = first_err.or(err);
+                    }
                     Err(_) => {
                         first_err =
                             first_err.or(Some(FileStoreError::Aborted("chunk writer panicked".into())))
@@ -346,9 +353,17 @@ impl FileStore {
             };
         }
         if !actor.admin {
-            let (used, _) = self.usage(actor)?;
+            // Checked again at commit: other uploads of the user may have finished meanwhile (tus
+            // uploads created before the day's limit was reached, say). This one's own reservation
+            // does not count against it.
+            let usage = self.usage(actor)?;
+            let used = usage.used().saturating_sub(ticket.reserved);
             if used + staged.size > self.config.quota_bytes {
                 return Err(FileStoreError::QuotaExceeded { used, limit: self.config.quota_bytes });
+            }
+            if usage.today >= self.config.max_uploads_per_day {
+                let limit = self.config.max_uploads_per_day;
+                return Err(FileStoreError::DailyLimit { used: usage.today, limit });
             }
         }
         let now = now_ms();

@@ -22,11 +22,13 @@ pub mod users;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_faults;
 
 pub use error::{FileStoreError, Result};
 pub use fsck::FsckReport;
 pub use ingest::{Admission, NewFile, Staged, Ticket, UploadOutcome};
-pub use meta::{FileRecord, ListBy, StoreTotals, UploadRecord, Viewer};
+pub use meta::{FileRecord, ListBy, StoreTotals, UploadRecord, Usage, Viewer};
 pub use read::RangeReader;
 pub use sweep::{ScrubReport, SweepReport};
 pub use tus::{Checksum, ChecksumAlgo};
@@ -114,8 +116,10 @@ pub struct StoreConfig {
     /// Files up to this size are stored inline in SQLite.
     pub inline_max: usize,
     pub chunk: ChunkParams,
-    /// Lifetime of an unfinished tus upload.
+    /// An unfinished tus upload that makes no progress for this long expires (its part file goes).
     pub upload_expiry_ms: i64,
+    /// tus uploads a user may have in progress at once.
+    pub max_uploads_in_progress: u64,
     /// How long an `Idempotency-Key` is remembered.
     pub idempotency_ttl_ms: i64,
 }
@@ -131,7 +135,8 @@ impl Default for StoreConfig {
             gc_grace_ms: 10 * 60 * 1000,
             inline_max: 4096,
             chunk: ChunkParams { min: 256 << 10, avg: 1 << 20, max: 4 << 20 },
-            upload_expiry_ms: DAY_MS,
+            upload_expiry_ms: 60 * 60 * 1000,
+            max_uploads_in_progress: 10,
             idempotency_ttl_ms: DAY_MS,
         }
     }
@@ -158,9 +163,14 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl FileStore {
     /// Open (creating) the store in `dir` with the local blob store and SQLite metadata.
     pub fn open(dir: &Path, config: StoreConfig) -> Result<Arc<Self>> {
+        let blobs = Arc::new(LocalBlobStore::open(&dir.join("chunks"))?);
+        Self::open_with_blobs(dir, config, blobs)
+    }
+
+    /// The store with another place for chunk bodies (tests inject faults here).
+    pub fn open_with_blobs(dir: &Path, config: StoreConfig, blobs: Arc<dyn BlobStore>) -> Result<Arc<Self>> {
         std::fs::create_dir_all(dir.join("uploads"))?;
         let meta = Arc::new(SqliteMeta::open(&dir.join("files.db"))?);
-        let blobs = Arc::new(LocalBlobStore::open(&dir.join("chunks"))?);
         // Requests that were in flight when the process died can never finish.
         meta.idem_prune(now_ms() - config.idempotency_ttl_ms, true)?;
         Ok(Arc::new(FileStore {
@@ -227,8 +237,8 @@ impl FileStore {
         self.meta.list(by, actor.viewer(), now_ms())
     }
 
-    /// `(used_bytes, uploads_today)` for the actor.
-    pub fn usage(&self, actor: &Actor) -> Result<(u64, u64)> {
+    /// The actor's use of the store (quota and daily limit).
+    pub fn usage(&self, actor: &Actor) -> Result<meta::Usage> {
         let now = now_ms();
         self.meta.usage(&actor.user_id, now / DAY_MS, now)
     }

@@ -71,6 +71,26 @@ pub enum IdemState {
     },
 }
 
+/// One user's use of the store, against the quota and the daily limit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Bytes of live files.
+    pub stored: u64,
+    /// Declared lengths of tus uploads in progress (reserved at creation, so part files count).
+    pub reserved: u64,
+    /// Uploads committed today.
+    pub today: u64,
+    /// tus uploads in progress.
+    pub in_progress: u64,
+}
+
+impl Usage {
+    /// What counts against the quota.
+    pub fn used(&self) -> u64 {
+        self.stored + self.reserved
+    }
+}
+
 /// A tus upload's durable state (the bytes are in `uploads/<id>.part`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UploadRecord {
@@ -122,8 +142,8 @@ pub trait MetadataStore: Send + Sync {
     fn set_public(&self, id: &str, public: bool) -> Result<()>;
     fn mark_damaged(&self, id: &str, damaged: bool) -> Result<()>;
     fn list(&self, by: ListBy<'_>, viewer: Viewer<'_>, now: i64) -> Result<Vec<FileRecord>>;
-    /// Bytes stored by the user's live files, and uploads counted for `day`.
-    fn usage(&self, user_id: &str, day: i64, now: i64) -> Result<(u64, u64)>;
+    /// What the user stores, has reserved by uploads in progress, and uploaded on `day`.
+    fn usage(&self, user_id: &str, day: i64, now: i64) -> Result<Usage>;
     fn totals(&self) -> Result<StoreTotals>;
     fn expired_files(&self, now: i64, limit: usize) -> Result<Vec<String>>;
     /// Chunks whose count has been 0 since before `cutoff`.
@@ -146,7 +166,8 @@ pub trait MetadataStore: Send + Sync {
 
     fn upload_create(&self, rec: &UploadRecord) -> Result<()>;
     fn upload(&self, id: &str) -> Result<Option<UploadRecord>>;
-    fn upload_set_offset(&self, id: &str, offset: u64) -> Result<()>;
+    /// Record durable progress; an upload expires `expires_at` unless it makes more.
+    fn upload_set_offset(&self, id: &str, offset: u64, expires_at: i64) -> Result<()>;
     fn upload_set_file(&self, id: &str, file_id: &str) -> Result<()>;
     fn upload_delete(&self, id: &str) -> Result<()>;
     fn expired_uploads(&self, now: i64) -> Result<Vec<String>>;

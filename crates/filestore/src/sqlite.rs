@@ -251,12 +251,18 @@ impl MetadataStore for SqliteMeta {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    fn usage(&self, user_id: &str, day: i64, now: i64) -> Result<(u64, u64)> {
+    fn usage(&self, user_id: &str, day: i64, now: i64) -> Result<Usage> {
         let c = self.conn();
-        let used: i64 = c.query_row(
+        let stored: i64 = c.query_row(
             "SELECT COALESCE(SUM(size), 0) FROM files WHERE user_id = ?1 AND (expires_at IS NULL OR expires_at > ?2)",
             params![user_id, now],
             |r| r.get(0),
+        )?;
+        let (reserved, in_progress): (i64, i64) = c.query_row(
+            "SELECT COALESCE(SUM(length), 0), COUNT(*) FROM uploads
+             WHERE user_id = ?1 AND file_id IS NULL AND expires_at > ?2",
+            params![user_id, now],
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
         let today: i64 = c
             .query_row(
@@ -266,7 +272,12 @@ impl MetadataStore for SqliteMeta {
             )
             .optional()?
             .unwrap_or(0);
-        Ok((used as u64, today as u64))
+        Ok(Usage {
+            stored: stored as u64,
+            reserved: reserved as u64,
+            today: today as u64,
+            in_progress: in_progress as u64,
+        })
     }
 
     fn totals(&self) -> Result<StoreTotals> {
@@ -459,8 +470,11 @@ impl MetadataStore for SqliteMeta {
         Ok(row)
     }
 
-    fn upload_set_offset(&self, id: &str, offset: u64) -> Result<()> {
-        self.conn().execute("UPDATE uploads SET offset = ?2 WHERE id = ?1", params![id, offset as i64])?;
+    fn upload_set_offset(&self, id: &str, offset: u64, expires_at: i64) -> Result<()> {
+        self.conn().execute(
+            "UPDATE uploads SET offset = ?2, expires_at = ?3 WHERE id = ?1",
+            params![id, offset as i64, expires_at],
+        )?;
         Ok(())
     }
 

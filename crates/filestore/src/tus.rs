@@ -106,7 +106,20 @@ impl FileStore {
         length: u64,
         metadata: Vec<(String, String)>,
     ) -> Result<UploadRecord> {
+        // The declared length is reserved against the quota now, so part files count; uploads in
+        // progress count against the day's limit and their own cap.
         self.admit(actor, Some(length))?;
+        if !actor.admin {
+            let usage = self.usage(actor)?;
+            let cap = self.config.max_uploads_in_progress;
+            if usage.in_progress >= cap {
+                return Err(FileStoreError::TooManyUploads { limit: cap });
+            }
+            let limit = self.config.max_uploads_per_day;
+            if usage.today + usage.in_progress >= limit {
+                return Err(FileStoreError::DailyLimit { used: usage.today + usage.in_progress, limit });
+            }
+        }
         let id = crate::hex(&{
             let mut b = [0u8; 16];
             getrandom::fill(&mut b).map_err(|e| FileStoreError::Io(std::io::Error::other(e.to_string())))?;
@@ -181,9 +194,10 @@ impl FileStore {
         f.seek(SeekFrom::Start(rec.offset))?;
         let mut hasher = checksum.as_ref().map(|c| Hasher::new(c.algo));
         let room = length - rec.offset;
-        let mut got = 0u64;
-        let mut since_sync = 0u64;
+        // Bytes received in this request, and how many of them are durable and recorded.
+        let (mut got, mut durable) = (0u64, 0u64);
         let mut buf = vec![0u8; 256 << 10];
+        let expiry = self.config.upload_expiry_ms;
         let outcome: Result<()> = loop {
             let n = match body.read(&mut buf) {
                 Ok(0) => break Ok(()),
@@ -194,16 +208,21 @@ impl FileStore {
             if got + n as u64 > room {
                 break Err(FileStoreError::Invalid("The body goes past Upload-Length".into()));
             }
-            f.write_all(&buf[..n])?;
+            if let Err(e) = f.write_all(&buf[..n]) {
+                break Err(e.into());
+            }
             if let Some(h) = hasher.as_mut() {
                 h.update(&buf[..n]);
             }
             got += n as u64;
-            since_sync += n as u64;
-            if hasher.is_none() && since_sync >= CHECKPOINT {
-                f.sync_data()?;
-                self.meta.upload_set_offset(id, rec.offset + got)?;
-                since_sync = 0;
+            if hasher.is_none() && got - durable >= CHECKPOINT {
+                let synced = f.sync_data().map_err(FileStoreError::from);
+                if let Err(e) =
+                    synced.and_then(|()| self.meta.upload_set_offset(id, rec.offset + got, now_ms() + expiry))
+                {
+                    break Err(e);
+                }
+                durable = got;
             }
         };
         let has_checksum = hasher.is_some();
@@ -215,24 +234,36 @@ impl FileStore {
         match verdict {
             // Without a checksum a dropped connection keeps what arrived (tus: keep as much as possible).
             Err(FileStoreError::Aborted(m)) if !has_checksum => {
-                f.sync_data()?;
-                self.meta.upload_set_offset(id, rec.offset + got)?;
-                return Err(FileStoreError::Aborted(m));
+                let kept = f.sync_data().map_err(FileStoreError::from);
+                match kept.and_then(|()| self.meta.upload_set_offset(id, rec.offset + got, now_ms() + expiry))
+                {
+                    Ok(()) => return Err(FileStoreError::Aborted(m)),
+                    Err(e) => return Err(self.truncate_to(&f, rec.offset + durable, e)),
+                }
             }
-            Err(e) => {
-                f.set_len(rec.offset)?;
-                f.sync_data()?;
-                return Err(e);
-            }
+            // Everything this request wrote past its last durable checkpoint goes (a full disk must
+            // not stay full because of a failed write).
+            Err(e) => return Err(self.truncate_to(&f, rec.offset + durable, e)),
             Ok(()) => {}
         }
-        f.sync_data()?;
+        if let Err(e) = f.sync_data() {
+            return Err(self.truncate_to(&f, rec.offset + durable, e.into()));
+        }
         rec.offset += got;
-        self.meta.upload_set_offset(id, rec.offset)?;
+        rec.expires_at = now_ms() + expiry;
+        self.meta.upload_set_offset(id, rec.offset, rec.expires_at)?;
         if rec.offset == length {
             return self.tus_finalize(rec);
         }
         Ok(rec)
+    }
+
+    /// Cut the part file back to its last recorded offset after a failed write; returns the error.
+    fn truncate_to(&self, f: &File, offset: u64, err: FileStoreError) -> FileStoreError {
+        if let Err(e) = f.set_len(offset).and_then(|()| f.sync_data()) {
+            tracing::warn!(error = %e, "could not cut a part file back after a failed write");
+        }
+        err
     }
 
     /// Turn the complete part file into a file (same path as `POST /files`), then drop the part.
@@ -250,7 +281,8 @@ impl FileStore {
         };
         let mut f = File::open(self.part_path(&rec.id))?;
         let max = self.config.max_file_size;
-        let ticket = self.begin(&actor, None)?;
+        let mut ticket = self.begin(&actor, None)?;
+        ticket.reserved = rec.length.unwrap_or(0);
         let staged = self.stage(&mut f, Admission::unlimited(max))?;
         let out = self.finish(&actor, ticket, staged, nf)?;
         self.meta.upload_set_file(&rec.id, &out.file_id)?;

@@ -179,7 +179,7 @@ impl UserStore {
     }
 
     /// Rotate: a valid, unused refresh token gives a new access token and a new refresh token (the
-    /// old access token of the family ends). A used one presented again means a copy exists
+    /// access token it replaces lives on for requests in flight; older ones end). A used one presented again means a copy exists
     /// somewhere: the whole family is revoked and the caller must sign in again.
     pub fn refresh(&self, refresh: &str) -> Result<(User, String, String)> {
         let denied = |m: &str| FileStoreError::Unauthorized(m.into());
@@ -200,12 +200,17 @@ impl UserStore {
             return Err(denied("This refresh token was already used; sign in again"));
         }
         tx.execute("UPDATE tokens SET used = 1 WHERE hash = ?1", [token_hash(refresh)])?;
-        tx.execute("DELETE FROM tokens WHERE family = ?1 AND kind = 'access'", [&family])?;
+        // The access token being replaced stays valid (requests in flight), older ones go.
+        tx.execute(
+            "DELETE FROM tokens WHERE family = ?1 AND kind = 'access' AND hash NOT IN
+                 (SELECT hash FROM tokens WHERE family = ?1 AND kind = 'access' ORDER BY rowid DESC LIMIT 1)",
+            [&family],
+        )?;
         // Used tokens are kept (to recognise reuse) only for the last few rotations.
         tx.execute(
             "DELETE FROM tokens WHERE family = ?1 AND kind = 'refresh' AND used = 1 AND hash NOT IN
                  (SELECT hash FROM tokens WHERE family = ?1 AND kind = 'refresh' AND used = 1
-                  ORDER BY expires_at DESC LIMIT 8)",
+                  ORDER BY rowid DESC LIMIT 8)",
             [&family],
         )?;
         let (access, refresh) = insert_pair(&tx, &user_id, &family)?;
@@ -308,17 +313,22 @@ mod tests {
         assert_eq!(s.by_access_token(&refresh).unwrap(), None, "a refresh token is not an access token");
         let (_, a2, r2) = s.refresh(&refresh).unwrap();
         assert!(s.by_access_token(&a2).unwrap().is_some());
-        assert!(s.by_access_token(&access).unwrap().is_none(), "rotation ends the old access token");
         assert_ne!(r2, refresh, "refresh tokens rotate");
+        let (_, a3, r3) = s.refresh(&r2).unwrap();
+        assert!(
+            s.by_access_token(&a2).unwrap().is_some(),
+            "the replaced access token serves requests in flight"
+        );
+        assert!(s.by_access_token(&access).unwrap().is_none(), "older ones end");
         // The old refresh token again: a copy exists, so the family is revoked.
         assert!(s.refresh(&refresh).is_err());
-        assert!(s.by_access_token(&a2).unwrap().is_none());
-        assert!(s.refresh(&r2).is_err());
-        // Logout ends the family, refresh token included.
-        let (a3, r3) = s.issue(&u).unwrap();
-        s.revoke_token(&a3).unwrap();
         assert!(s.by_access_token(&a3).unwrap().is_none());
         assert!(s.refresh(&r3).is_err());
+        // Logout ends the family, refresh token included.
+        let (a4, r4) = s.issue(&u).unwrap();
+        s.revoke_token(&a4).unwrap();
+        assert!(s.by_access_token(&a4).unwrap().is_none());
+        assert!(s.refresh(&r4).is_err());
         let (id, key) = s.create_api_key(&u.id, "ci").unwrap();
         assert!(key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'));
         assert_eq!(s.by_api_key(&key).unwrap(), Some(u.clone()));

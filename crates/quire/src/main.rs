@@ -110,6 +110,12 @@ struct ServeArgs {
     /// Default lifetime of uploaded files in days when BTL-Days is absent (0 = never expire).
     #[arg(long, env = "QUIRE_FILE_BTL_DAYS", default_value_t = 7)]
     file_btl_days: i64,
+    /// Minutes an unfinished tus upload may go without progress before it expires and its part file goes.
+    #[arg(long, env = "QUIRE_UPLOAD_EXPIRY_MINUTES", default_value_t = 60.0)]
+    upload_expiry_minutes: f64,
+    /// tus uploads each file-store user may have in progress at once.
+    #[arg(long, env = "QUIRE_MAX_UPLOADS_IN_PROGRESS", default_value_t = 10)]
+    max_uploads_in_progress: u64,
     /// Stop a cell run after this many seconds (default: no limit).
     #[arg(long, env = "QUIRE_CELL_TIMEOUT")]
     cell_timeout: Option<f64>,
@@ -310,6 +316,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.signup_open = args.signup == Signup::Open;
     config.files.max_file_size = args.file_max_size;
     config.files.quota_bytes = args.file_quota;
+    if !(args.upload_expiry_minutes.is_finite() && args.upload_expiry_minutes > 0.0) {
+        bail!("--upload-expiry-minutes must be a positive number");
+    }
+    config.files.upload_expiry_ms = (args.upload_expiry_minutes * 60_000.0) as i64;
+    config.files.max_uploads_in_progress = args.max_uploads_in_progress;
     config.files.default_btl_days = args.file_btl_days;
     config.language_service = !args.no_language_service;
     config.cell_timeout = match args.cell_timeout {

@@ -89,6 +89,9 @@ impl From<FileStoreError> for FileError {
             E::QuotaExceeded { used, limit } | E::DailyLimit { used, limit } => {
                 (S::TOO_MANY_REQUESTS, "QUOTA_EXCEEDED", Some(json!({"used": used, "limit": limit})))
             }
+            E::TooManyUploads { limit } => {
+                (S::TOO_MANY_REQUESTS, "TOO_MANY_UPLOADS", Some(json!({"limit": limit})))
+            }
             E::IdempotencyInFlight => (S::CONFLICT, "IDEMPOTENCY_IN_FLIGHT", None),
             E::IdempotencyMismatch => (S::UNPROCESSABLE_ENTITY, "IDEMPOTENCY_MISMATCH", None),
             E::Invalid(_) => (S::BAD_REQUEST, "VALIDATION_ERROR", None),

@@ -92,13 +92,18 @@ pub async fn quota(State(s): State<AppState>, uri: Uri, headers: HeaderMap) -> F
     let who = actor(&s, &headers, &uri).await?;
     let files = s.files.clone();
     let admin = who.admin;
-    let (used, today) = blocking(move || files.usage(&who)).await?;
+    let usage = blocking(move || files.usage(&who)).await?;
+    let used = usage.used();
     let cfg = &s.files.config;
     let pct = if cfg.quota_bytes == 0 { 0.0 } else { used as f64 * 100.0 / cfg.quota_bytes as f64 };
     Ok(Json(json!({
         "used_bytes": used,
+        "stored_bytes": usage.stored,
+        "reserved_bytes": usage.reserved,
         "max_bytes": cfg.quota_bytes,
-        "uploads_today": today,
+        "uploads_today": usage.today,
+        "uploads_in_progress": usage.in_progress,
+        "max_uploads_in_progress": cfg.max_uploads_in_progress,
         "max_uploads_per_day": cfg.max_uploads_per_day,
         "usage_percentage": format!("{pct:.2}"),
         "unlimited": admin,

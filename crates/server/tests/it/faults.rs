@@ -51,6 +51,19 @@ async fn upload(s: &TestServer, bytes: Vec<u8>) -> (u16, Value) {
     .await
 }
 
+fn walk_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk_files(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
 fn fill(dir: &Path) -> PathBuf {
     let filler = dir.join("filler");
     let mut f = std::fs::File::create(&filler).unwrap();
@@ -105,6 +118,14 @@ async fn a_full_disk_answers_507_and_leaves_no_partial_file() {
     let r = s.http.head(s.url(&location)).header("tus-resumable", "1.0.0").send().await.unwrap();
     let offset: u64 = r.headers()["upload-offset"].to_str().unwrap().parse().unwrap();
     assert!(offset < 40 << 20, "offset {offset}");
+    // The part file holds only the durable, acknowledged bytes: what the failed write added is gone.
+    let id = location.rsplit('/').next().unwrap();
+    let part = disk.path().join("files/uploads").join(format!("{id}.part"));
+    assert_eq!(std::fs::metadata(&part).unwrap().len(), offset, "nothing past the offset is kept");
+    // A failed multipart upload leaves no chunk blob behind.
+    let chunks = disk.path().join("files/chunks");
+    let blobs = walk_files(&chunks);
+    assert!(blobs.is_empty(), "orphan chunk blobs after failed uploads: {blobs:?}");
     s.http.delete(s.url(&location)).header("tus-resumable", "1.0.0").send().await.unwrap();
 
     // Notebooks: creating one on a full disk is a clear 507; once space returns, it works.

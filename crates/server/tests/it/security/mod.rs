@@ -487,4 +487,5 @@ mod audit_flood;
 mod connections;
 mod limits;
 mod logins;
+mod quotas;
 mod stored_files;
