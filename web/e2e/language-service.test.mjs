@@ -1,7 +1,7 @@
-// The editor's language-service features, with the tsserver replies simulated in the test: the real
-// server answers `tsserver:*` with not_implemented until the language service lands, so this test
-// intercepts those frames (Playwright's routeWebSocket) and answers with the documented payload shapes.
-// Everything else goes to the real server.
+// The editor's language-service features, with the tsserver replies simulated in the test (Playwright's
+// routeWebSocket answers `tsserver:*` with the documented payload shapes), so replies can be held back
+// and timed exactly. Everything else goes to the real server. fresh-completions.test.mjs uses the real
+// tsserver.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { launch, startServer } from "./harness.mjs";
@@ -117,6 +117,57 @@ test("squiggles, gutter markers, hover, completions and go-to-definition", async
   await page.keyboard.press("F12");
   await page.waitForFunction(() => document.activeElement?.closest("section.cell.code")?.id === "lib.ts");
   assert.ok(seen.includes("tsserver:start"), "the notebook asks for the language service");
+  await ctx.close();
+});
+
+test("the cell's edit goes out before each request, and a reply for older text is not shown", async () => {
+  const ctx = await browser.newContext();
+  const page = await ctx.newPage();
+  const sent = []; // what the page sent, in order
+  let held = null; // a signature-help reply the test releases later
+  let marker = null;
+  let requested;
+  const firstRequest = new Promise((r) => (requested = r));
+  await page.routeWebSocket(/\/websocket$/, (ws) => {
+    const upstream = ws.connectToServer();
+    const reply = (topic, event, payload) => ws.send(JSON.stringify([topic, event, payload]));
+    ws.onMessage((msg) => {
+      const [topic, event, p] = JSON.parse(String(msg));
+      sent.push([event, p]);
+      if (!event.startsWith("tsserver:")) return upstream.send(msg);
+      marker = (cellId) => reply(topic, "tsserver:cell:diagnostics", { cellId, diagnostics: [{ code: 1, category: "error", text: "marker", start: { line: 1, offset: 1 }, end: { line: 1, offset: 4 } }] });
+      const sig = (name) => ({ requestId: p.requestId, response: { selectedItemIndex: 0, argumentIndex: 0, items: [{ prefixDisplayParts: [{ text: `${name}(` }], suffixDisplayParts: [{ text: ")" }], separatorDisplayParts: [{ text: ", " }], parameters: [{ displayParts: [{ text: "a: number" }] }] }] } });
+      if (event === "tsserver:cell:signature_help:request") {
+        if (!held) (held = () => reply(topic, "tsserver:cell:signature_help:response", sig("stale"))), requested();
+        else reply(topic, "tsserver:cell:signature_help:response", sig("fresh"));
+      }
+    });
+  });
+  await page.goto(server.link);
+  await page.getByLabel("Title").fill("Fresh replies");
+  await page.getByRole("button", { name: "Create notebook" }).click();
+  await page.locator("#nb-title").waitFor();
+  await page.getByRole("button", { name: "+ Code" }).last().click();
+  const cell = page.locator("section.cell.code").first();
+  await cell.locator(".cm-content").click();
+  await page.keyboard.type("f(");
+  await firstRequest;
+  // Every request came after an update carrying the text it asks about.
+  const req = sent.findIndex(([e]) => e === "tsserver:cell:signature_help:request");
+  const upd = sent.findLastIndex(([e, p], i) => i < req && e === "cell:update");
+  assert.ok(upd >= 0 && sent[upd][1].updates.source === "f()", `update before request: ${JSON.stringify(sent.slice(0, req + 1).map(([e]) => e))}`);
+
+  // The text changes before the held reply arrives: it is dropped (the marker proves it was received).
+  await page.keyboard.type("1");
+  const cellId = sent[req][1].cellId;
+  held();
+  marker(cellId);
+  await cell.locator(".cm-lintRange-error").waitFor();
+  assert.equal(await page.locator(".cm-signature").count(), 0, "no tooltip for the old text");
+
+  // A reply for the current text is shown.
+  await page.keyboard.type(",");
+  await page.locator(".cm-signature", { hasText: "fresh(" }).waitFor();
   await ctx.close();
 });
 
