@@ -19,8 +19,10 @@ pub fn code_path(dir: &Path, filename: &str) -> Result<PathBuf> {
     Ok(dir.join(SRC).join(filename))
 }
 
+/// README.md, then the cell ids that go with it (`cell_ids`).
 pub fn write_readme(dir: &Path, nb: &Notebook) -> Result<()> {
     fsx::write_atomic(&dir.join(README), srcmd::encode(nb, Form::External).as_bytes())?;
+    crate::cell_ids::write(dir, nb)?;
     Ok(())
 }
 
@@ -76,8 +78,14 @@ pub fn load(dir: &Path) -> Result<Notebook, Vec<String>> {
     if let Some(link) = candidates.iter().find(|p| fsx::is_symlink(p)) {
         return Err(vec![format!("{} is a symbolic link, which notebooks may not contain", link.display())]);
     }
-    let nb = srcmd::decode_dir(dir).map_err(|e| e.errors)?;
+    let mut nb = srcmd::decode_dir(dir).map_err(|e| e.errors)?;
     check_invariants(&nb).map_err(|e| vec![e.to_string()])?;
+    if crate::cell_ids::restore(dir, &mut nb)
+        && let Err(e) = crate::cell_ids::write(dir, &nb)
+    {
+        // Still usable; the new ids just will not survive the next restart.
+        tracing::warn!(dir = %dir.display(), error = %e, "could not record cell ids");
+    }
     Ok(nb)
 }
 

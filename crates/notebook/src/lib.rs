@@ -3,6 +3,7 @@
 //! Invariant: every byte written here goes through `fsx::write_atomic` (temp, fsync, rename, fsync dir).
 
 mod audit;
+pub mod cell_ids;
 mod db;
 mod db_seal;
 mod edit;

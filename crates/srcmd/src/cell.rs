@@ -98,6 +98,16 @@ impl Cell {
             Cell::Placeholder(c) => &c.id,
         }
     }
+
+    pub fn set_id(&mut self, id: String) {
+        match self {
+            Cell::Title(c) => c.id = id,
+            Cell::Markdown(c) => c.id = id,
+            Cell::PackageJson(c) => c.id = id,
+            Cell::Code(c) => c.id = id,
+            Cell::Placeholder(c) => c.id = id,
+        }
+    }
 }
 
 /// A decoded notebook. `tsconfig` is kept as text (pretty JSON when it came from metadata).

@@ -7,6 +7,7 @@ mod files;
 mod files_limits;
 mod notebooks;
 mod otlp;
+mod restart;
 mod run;
 mod security;
 mod transport;

@@ -222,7 +222,7 @@ async fn path_traversal_attempts_are_refused_and_write_nothing_outside() {
 
     assert_eq!(tree(outside.path()), before_outside, "nothing written outside");
     let files = tree(&s.notebook_dir(&id));
-    assert_eq!(files, ["README.md", "env.d.ts", "package.json", "src"]);
+    assert_eq!(files, [".quire-cells.json", "README.md", "env.d.ts", "package.json", "src"]);
     s.stop().await;
 }
 
