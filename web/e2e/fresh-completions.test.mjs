@@ -21,11 +21,10 @@ const MAIN = "const rows = [1, 2, 3];\nfunction label(text: string, width: numbe
 test("rows. completes array methods and label( shows its signature, right after typing", async () => {
   const id = await importNotebook(server, srcmd({ title: "Fresh text", language: "typescript", cells: [["main.ts", MAIN]] }));
   const p = await context.newPage();
-  const socket = p.waitForEvent("websocket");
-  await p.goto(`${server.base}/srcbooks/${id}`);
-  const ws = await socket;
   // The first diagnostics mean tsserver has the notebook open (it is installed and started on demand).
-  await ws.waitForEvent("framereceived", { predicate: (f) => String(f.payload).includes('"tsserver:cell:diagnostics"'), timeout: 90_000 });
+  const ready = new Promise((r) => p.on("websocket", (ws) => ws.on("framereceived", (f) => String(f.payload).includes('"tsserver:cell:diagnostics"') && r())));
+  await p.goto(`${server.base}/srcbooks/${id}`);
+  await ready;
   const cell = p.locator("section.cell.code").first();
   await cell.locator(".cm-content").click();
   await p.keyboard.press("Control+End");

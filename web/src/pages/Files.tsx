@@ -3,12 +3,48 @@ import { Upload } from "tus-js-client";
 import { api, request, titleOf, type Session } from "../api";
 
 // The file store speaks FileDB's API at the server root (/files, /quota) and tus at /uploads/.
-// Files uploaded from this page carry the owner "quire", and the list shows that owner's files.
+// Files uploaded from this page carry the owner label "quire", and the list shows the files with that
+// label. A label is free text any account may set, so each row also says which account uploaded it.
 const OWNER = "quire";
+/** The account id of the server token (the file store's admin). */
+const SERVER_ACCOUNT = "admin";
 
-type FileRow = { file_id: string; original_filename: string; content_type?: string; total_size: number; created_at: string };
-type Info = { expires_at: string | null; content_type: string };
-type Quota = { used_bytes: number; max_bytes: number; uploads_today: number; max_uploads_per_day: number; usage_percentage: string };
+type FileRow = {
+  file_id: string; original_filename: string; content_type?: string; total_size: number; created_at: string;
+  owner?: string; user_id?: string; user_email?: string | null;
+};
+type Info = { expires_at: string | null; content_type: string; user_id?: string; user_email?: string | null };
+type Quota = { used_bytes: number; max_bytes: number; uploads_today: number; max_uploads_per_day: number; usage_percentage: string; unlimited?: boolean };
+
+/** Who uploaded a file, as far as the server says. */
+function uploader(f: FileRow, i: Info | undefined) {
+  const id = f.user_id ?? i?.user_id;
+  const email = f.user_email ?? i?.user_email;
+  if (!id) return { text: "unknown", title: "This server does not say which account uploaded it" };
+  if (id === SERVER_ACCOUNT) return { text: "you (server token)", title: "Uploaded with the server token" };
+  return { text: email || id, title: `Uploaded by the account ${id}` };
+}
+
+const uploads = (n: number) => `${n} upload${n === 1 ? "" : "s"}`;
+
+function QuotaCard({ q }: { q: Quota }) {
+  const used = fmtBytes(q.used_bytes);
+  if (q.unlimited)
+    return (
+      <p class="meta" data-testid="quota">
+        {used} stored · no quota: signed in with the server token (accounts may keep {fmtBytes(q.max_bytes)} each) ·{" "}
+        {uploads(q.uploads_today)} today
+      </p>
+    );
+  return (
+    <>
+      <progress id="quota" max={q.max_bytes || 1} value={Math.min(q.used_bytes, q.max_bytes)} aria-label="Storage used" />
+      <p class="meta" data-testid="quota">
+        {used} of {fmtBytes(q.max_bytes)} used ({q.usage_percentage}%) · {q.uploads_today} of {q.max_uploads_per_day} uploads today
+      </p>
+    </>
+  );
+}
 type Job = { id: number; name: string; size: number; sent: number; state: "uploading" | "paused" | "done" | "failed"; error?: string; upload: Upload };
 
 export const fmtBytes = (n: number) => {
@@ -104,7 +140,6 @@ export default function Files() {
         <p>The file store is not part of this server build.</p>
       </main>
     );
-  const pct = quota ? Math.min(100, Number(quota.usage_percentage) || 0) : 0;
   return (
     <main id="main" class="page">
       <h1>Files</h1>
@@ -113,11 +148,7 @@ export default function Files() {
       {quota && (
         <section class="card stack" aria-labelledby="quota-title">
           <h2 id="quota-title">Storage</h2>
-          <progress id="quota" max={100} value={pct} aria-label="Storage used" />
-          <p class="meta">
-            {fmtBytes(quota.used_bytes)} of {fmtBytes(quota.max_bytes)} used ({quota.usage_percentage}%) · {quota.uploads_today} of{" "}
-            {quota.max_uploads_per_day} uploads today
-          </p>
+          <QuotaCard q={quota} />
         </section>
       )}
       <section class="card stack" aria-labelledby="upload-title">
@@ -165,6 +196,7 @@ export default function Files() {
       </section>
       <section aria-labelledby="files-title">
         <h2 id="files-title">Stored files</h2>
+        <p class="meta">Files labelled “{OWNER}”, the label this page uploads with; “Uploaded by” names the account behind each.</p>
         {files === null ? (
           <p aria-busy="true">Loading…</p>
         ) : files.length === 0 ? (
@@ -177,6 +209,7 @@ export default function Files() {
                   <th scope="col">Name</th>
                   <th scope="col">Size</th>
                   <th scope="col">Type</th>
+                  <th scope="col">Uploaded by</th>
                   <th scope="col">Expires</th>
                   <th scope="col"><span class="sr-only">Actions</span></th>
                 </tr>
@@ -184,11 +217,13 @@ export default function Files() {
               <tbody>
                 {files.map((f) => {
                   const i = info[f.file_id];
+                  const by = uploader(f, i);
                   return (
-                    <tr key={f.file_id}>
+                    <tr key={f.file_id} data-file={f.original_filename}>
                       <td>{f.original_filename}</td>
                       <td>{fmtBytes(f.total_size)}</td>
                       <td>{f.content_type ?? i?.content_type ?? ""}</td>
+                      <td data-testid="uploader" title={by.title}>{by.text}</td>
                       <td>{i ? (i.expires_at ? new Date(i.expires_at).toLocaleDateString() : "never") : "…"}</td>
                       <td class="row">
                         <a href={`/files/${f.file_id}`} download={f.original_filename}>Download</a>

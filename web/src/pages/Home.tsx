@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useState } from "preact/hooks";
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { api, ApiError, titleOf, type Example, type Language, type Session } from "../api";
 import { navigate } from "../router";
 
@@ -7,7 +7,15 @@ type Sort = "recent" | "title";
 function Create({ onError }: { onError: (m: string) => void }) {
   const [name, setName] = useState("");
   const [language, setLanguage] = useState<Language>("typescript");
+  const chosen = useRef(false);
   const [busy, setBusy] = useState(false);
+  // Settings' default language, unless the user picked one before the settings arrived.
+  useEffect(() => {
+    api.settings().then((s) => {
+      const l = s.defaultLanguage;
+      if ((l === "typescript" || l === "javascript") && !chosen.current) setLanguage(l);
+    }, () => {});
+  }, []);
   const submit = async (e: Event) => {
     e.preventDefault();
     setBusy(true);
@@ -28,7 +36,7 @@ function Create({ onError }: { onError: (m: string) => void }) {
         <legend>Language</legend>
         {(["typescript", "javascript"] as const).map((l) => (
           <label key={l} class="radio">
-            <input type="radio" name="lang" value={l} checked={language === l} onChange={() => setLanguage(l)} />
+            <input type="radio" name="lang" value={l} checked={language === l} onChange={() => ((chosen.current = true), setLanguage(l))} />
             {l === "typescript" ? "TypeScript" : "JavaScript"}
           </label>
         ))}
