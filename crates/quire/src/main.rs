@@ -38,6 +38,9 @@ enum Command {
     /// Maintenance of a data directory (the server must be stopped).
     #[command(subcommand)]
     Admin(admin::AdminCommand),
+    /// Internal: supervise one notebook's Node processes in the sandbox (started by `serve`).
+    #[command(hide = true)]
+    Sandbox { spec: String },
 }
 
 #[derive(Parser)]
@@ -186,6 +189,10 @@ struct ServeArgs {
     /// Let deps:install use any package source (file:, git, URLs, paths), not only the npm registry.
     #[arg(long, env = "QUIRE_ANY_PACKAGE_SOURCE")]
     any_package_source: bool,
+    /// Run cells without the sandbox (Landlock confinement and process-tree supervision). Unsafe:
+    /// cells can then read the instance key, the databases and other notebooks.
+    #[arg(long, env = "QUIRE_NO_SANDBOX")]
+    no_sandbox: bool,
     /// Serve the browser UI from this directory (a `vite build` output) instead of the embedded one.
     #[arg(long, env = "QUIRE_WEB_DIR", hide = true)]
     web_dir: Option<PathBuf>,
@@ -288,6 +295,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         bail!("--token must be at least 16 characters");
     }
     let token = args.token.unwrap_or_else(|| quire_server::random_hex(32));
+    // Not dumpable: processes of the same user (a cell among them) cannot read this process's
+    // environment (QUIRE_TOKEN, QUIRE_SECRET_KEY) or memory through /proc.
+    if let Err(e) = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable) {
+        tracing::warn!(error = %e, "could not make the server process non-dumpable");
+    }
     let data_dir = data_dir_or_default(args.data_dir)?;
     std::fs::create_dir_all(&data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
     let _lock = admin::lock_data_dir(&data_dir)?;
@@ -343,6 +355,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.metrics_token = args.metrics_token;
     config.web_dir = args.web_dir;
     config.any_package_source = args.any_package_source;
+    if !args.no_sandbox {
+        let program = std::env::current_exe().context("cannot find the quire binary to run the sandbox")?;
+        config.sandbox = Some(quire_runtime::sandbox::Launcher { program, args: vec!["sandbox".into()] });
+    }
     if !(args.audit_retention_days.is_finite() && args.audit_retention_days > 0.0) {
         bail!("--audit-retention-days must be a positive number");
     }
@@ -372,11 +388,17 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // The sandbox supervisor needs no async runtime, logging or anything else of the server.
+    let command = match cli.command {
+        Command::Sandbox { spec } => std::process::exit(quire_runtime::sandbox::supervise(&spec)),
+        other => other,
+    };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    match cli.command {
+    match command {
         Command::Serve(args) => rt.block_on(serve(*args)),
         Command::Fsck(args) => fsck(args),
         Command::Admin(cmd) => admin::run(cmd),
+        Command::Sandbox { .. } => Ok(()), // already run above
         Command::Doctor { data_dir, node } => {
             let data_dir = data_dir_or_default(data_dir)?;
             if doctor::run(&data_dir, &node)? { Ok(()) } else { std::process::exit(1) }

@@ -3,6 +3,7 @@
 // A run's output goes straight from its worker to Quire through a per-run FIFO, written synchronously,
 // so even a busy synchronous loop streams (a worker's own stdout only flushes when its event loop turns).
 // The host dies with its whole process group as soon as Quire's socket closes, so no run outlives Quire.
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import { inspect } from 'node:util';
@@ -10,7 +11,7 @@ import { Worker } from 'node:worker_threads';
 
 const [sockPath, workerPath, cfgJson] = process.argv.slice(2);
 const cfg = JSON.parse(cfgJson);
-const STDOUT = 1, STDERR = 2, EXIT = 3, RUN = 10, STOP = 11, MUTE = 12;
+const STDOUT = 1, STDERR = 2, EXIT = 3, RUN = 10, STOP = 11, MUTE = 12, SPAWN = 13;
 
 const sock = net.createConnection(sockPath);
 sock.setNoDelay?.(true);
@@ -132,12 +133,51 @@ function formatError(e) {
   return `Uncaught ${inspect(e)}`;
 }
 
+// Programs Quire runs for the notebook (npm, prettier): children of the host, so they share its
+// sandbox; output and exit travel as a run's would. A first stop sends SIGTERM, a second SIGKILL.
+const procs = new Map();
+
+function spawnProcess(id, msg) {
+  let child;
+  try {
+    child = spawn(msg.cmd, msg.args, { env: { ...process.env, ...msg.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  } catch (e) {
+    send(EXIT, id, JSON.stringify({ code: null, error: `cannot start ${msg.cmd}: ${e.message}\n` }));
+    return;
+  }
+  const proc = { child, stops: 0, failed: null };
+  procs.set(id, proc);
+  for (const [stream, kind] of [[child.stdout, STDOUT], [child.stderr, STDERR]]) {
+    stream.on('data', (chunk) => {
+      if (!send(kind, id, chunk)) {
+        stream.pause();
+        sock.once('drain', () => stream.resume());
+      }
+    });
+  }
+  child.stdin.on('error', () => {});
+  child.stdin.end(msg.input ?? undefined);
+  child.on('error', (e) => { proc.failed = e; });
+  child.on('close', (code, signal) => {
+    procs.delete(id);
+    const error = proc.failed ? `cannot run ${msg.cmd}: ${proc.failed.message}\n` : null;
+    send(EXIT, id, JSON.stringify({ code, signal, stopped: proc.stops > 0, error }));
+  });
+}
+
 function onFrame(kind, id, body) {
-  if (kind === RUN) {
+  if (kind === SPAWN) {
+    spawnProcess(id, JSON.parse(body.toString()));
+  } else if (kind === RUN) {
     const msg = JSON.parse(body.toString());
     queue.push({ id, url: msg.url, env: msg.env, fifo: msg.fifo, recyclable: msg.recyclable });
     dispatch();
   } else if (kind === STOP) {
+    const proc = procs.get(id);
+    if (proc) {
+      proc.child.kill(proc.stops++ === 0 ? 'SIGTERM' : 'SIGKILL');
+      return;
+    }
     const at = queue.findIndex((j) => j.id === id);
     if (at >= 0) {
       queue.splice(at, 1);

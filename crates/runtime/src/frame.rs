@@ -7,6 +7,7 @@ pub const EXIT: u8 = 3;
 pub const RUN: u8 = 10;
 pub const STOP: u8 = 11;
 pub const MUTE: u8 = 12;
+pub const SPAWN: u8 = 13;
 
 /// A frame larger than this is a protocol error (the host never sends one; Node chunks are ≤ 64 KiB).
 pub const MAX_FRAME: usize = 64 * 1024 * 1024;

@@ -1,20 +1,24 @@
 //! One Node host process per notebook, spoken to over a private Unix socket (see `js/host.mjs`).
-//! The host and everything it starts share one process group, so stopping or killing it leaves nothing.
+//! Sandboxed (the default in the `quire` binary), the host runs under a supervisor that confines it
+//! with Landlock and owns its whole process tree (`sandbox`); the server talks to the supervisor
+//! through a control FIFO. Unsandboxed, the host and everything it starts share one process group.
 
-use crate::frame::{self, Decoder};
+use crate::frame;
+use crate::host_io::{read_frames, run_output, stray};
 use crate::output::Stream;
+use crate::sandbox::{self, Launcher};
 use rustix::process::{Pid, Signal};
 use std::collections::HashMap;
-use std::os::unix::process::ExitStatusExt;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::UnixListener;
 use tokio::net::unix::pipe;
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 use tokio::sync::{mpsc, oneshot};
 
 /// What a run hears from its host.
@@ -26,22 +30,37 @@ pub enum Raw {
 
 pub type RunSink = mpsc::Sender<Raw>;
 
-/// A run as the socket reader sees it: where stray output goes, and how to tell its output task the
-/// run ended (that task drains the run's pipe first, so the exit comes after the last byte).
-struct RunEntry {
-    sink: RunSink,
-    exit: oneshot::Sender<Exit>,
+/// A run as the socket reader sees it: where its output goes, and how to tell whoever reports its
+/// end that it ended (for a cell run, that task drains the run's pipe first).
+pub(crate) struct RunEntry {
+    pub sink: RunSink,
+    pub exit: oneshot::Sender<Exit>,
 }
 
 #[derive(Debug)]
-struct Exit {
-    code: Option<i32>,
-    signal: Option<String>,
-    stopped: bool,
-    error: Option<String>,
+pub(crate) struct Exit {
+    pub code: Option<i32>,
+    pub signal: Option<String>,
+    pub stopped: bool,
+    pub error: Option<String>,
 }
 
-type Runs = Arc<Mutex<HashMap<u32, RunEntry>>>;
+pub(crate) type Runs = Arc<Mutex<HashMap<u32, RunEntry>>>;
+
+/// The write end of the supervisor's control FIFO; `None` once closed (which stops everything).
+pub(crate) type Control = Arc<Mutex<Option<std::fs::File>>>;
+
+/// The sandbox a host runs in: how to start the supervisor, and the notebook's paths.
+pub struct SandboxPlan<'a> {
+    pub launcher: &'a Launcher,
+    pub paths: sandbox::Paths,
+}
+
+impl<'a> HostSpec<'a> {
+    pub fn sandbox_for(launcher: &'a Launcher, paths: sandbox::Paths) -> SandboxPlan<'a> {
+        SandboxPlan { launcher, paths }
+    }
+}
 
 pub struct HostSpec<'a> {
     pub node: &'a Path,
@@ -51,6 +70,7 @@ pub struct HostSpec<'a> {
     pub env: &'a [(String, String)],
     pub pool: usize,
     pub memory_mb: u64,
+    pub sandbox: Option<SandboxPlan<'a>>,
 }
 
 pub struct Host {
@@ -58,7 +78,8 @@ pub struct Host {
     commands: mpsc::UnboundedSender<Vec<u8>>,
     runs: Runs,
     dead: Arc<AtomicBool>,
-    _sock_dir: tempfile::TempDir,
+    control: Option<Control>,
+    sock_dir: tempfile::TempDir,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -71,22 +92,61 @@ pub enum HostError {
 
 const HANDSHAKE: Duration = Duration::from_secs(20);
 
+/// Per-host directories in the system temp dir carry the server's pid, so a later server can tell
+/// (and remove) the ones a killed server left behind.
+pub const SOCK_DIR_PREFIX: &str = "quire-host-";
+
 impl Host {
     pub async fn start(spec: HostSpec<'_>) -> Result<Host, HostError> {
         // A fresh 0700 directory: nobody else can connect to the socket before the host does.
-        let sock_dir = tempfile::Builder::new().prefix("quire-host-").tempdir().map_err(HostError::Spawn)?;
+        let prefix = format!("{SOCK_DIR_PREFIX}{}-", std::process::id());
+        let sock_dir = tempfile::Builder::new().prefix(&prefix).tempdir().map_err(HostError::Spawn)?;
         let sock_path = sock_dir.path().join("s");
+        let tmp = sock_dir.path().join("tmp");
+        std::fs::create_dir(&tmp).map_err(HostError::Spawn)?;
         let listener = UnixListener::bind(&sock_path).map_err(HostError::Spawn)?;
         let cfg = serde_json::json!({"pool": spec.pool, "memoryMb": spec.memory_mb}).to_string();
-        let mut child = Command::new(spec.node)
-            .arg("--enable-source-maps")
-            .arg(spec.host_script)
-            .arg(&sock_path)
-            .arg(spec.worker_script)
-            .arg(cfg)
-            .current_dir(spec.cwd)
-            .env_clear()
-            .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        let mut args: Vec<String> = vec!["--enable-source-maps".into()];
+        for p in [spec.host_script, &sock_path, spec.worker_script] {
+            args.push(p.to_string_lossy().into_owned());
+        }
+        args.push(cfg);
+        let mut env = spec.env.to_vec();
+        env.push(("TMPDIR".into(), tmp.to_string_lossy().into_owned()));
+        let (mut cmd, control) = match spec.sandbox {
+            None => {
+                let mut cmd = Command::new(spec.node);
+                cmd.args(&args).current_dir(spec.cwd).env_clear().envs(env.iter().map(|(k, v)| (k, v)));
+                (cmd, None)
+            }
+            Some(plan) => {
+                let ctl = sock_dir.path().join("ctl");
+                rustix::fs::mkfifoat(rustix::fs::CWD, &ctl, rustix::fs::Mode::from_raw_mode(0o600))
+                    .map_err(|e| HostError::Spawn(e.into()))?;
+                // Read-write, so opening never blocks and the supervisor sees EOF only once we close it.
+                let file = std::fs::OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .open(&ctl)
+                    .map_err(HostError::Spawn)?;
+                let mut write = plan.paths.write;
+                write.push(sock_dir.path().to_path_buf());
+                let spec_json = serde_json::to_string(&sandbox::Spec {
+                    program: spec.node.to_path_buf(),
+                    args,
+                    cwd: spec.cwd.to_path_buf(),
+                    env,
+                    read: plan.paths.read,
+                    write,
+                    control: ctl,
+                })
+                .map_err(|e| HostError::Spawn(std::io::Error::other(e)))?;
+                let mut cmd = Command::new(&plan.launcher.program);
+                cmd.args(&plan.launcher.args).arg(spec_json).current_dir(spec.cwd).env_clear();
+                (cmd, Some(Arc::new(Mutex::new(Some(file)))))
+            }
+        };
+        let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -124,15 +184,15 @@ impl Host {
             }
         });
         for (pipe, stream) in [
-            (child.stdout.take().map(|s| Box::new(s) as Pipe), Stream::Stdout),
-            (child.stderr.take().map(|s| Box::new(s) as Pipe), Stream::Stderr),
+            (child.stdout.take().map(|s| Box::new(s) as crate::host_io::Pipe), Stream::Stdout),
+            (child.stderr.take().map(|s| Box::new(s) as crate::host_io::Pipe), Stream::Stderr),
         ] {
             if let Some(pipe) = pipe {
                 tokio::spawn(stray(pipe, stream, runs.clone()));
             }
         }
-        tokio::spawn(read_frames(reader, child, runs.clone(), dead.clone()));
-        Ok(Host { pgid, commands, runs, dead, _sock_dir: sock_dir })
+        tokio::spawn(read_frames(reader, child, runs.clone(), dead.clone(), control.clone()));
+        Ok(Host { pgid, commands, runs, dead, control, sock_dir })
     }
 
     pub fn is_dead(&self) -> bool {
@@ -141,6 +201,10 @@ impl Host {
 
     pub fn pgid(&self) -> i32 {
         self.pgid
+    }
+
+    pub fn is_sandboxed(&self) -> bool {
+        self.control.is_some()
     }
 
     /// Start a run: its events go to `sink` until (and including) its `Exit`.
@@ -155,24 +219,71 @@ impl Host {
         if self.is_dead() {
             return Err(std::io::Error::other("the node host stopped"));
         }
-        let fifo = self._sock_dir.path().join(format!("r{id}"));
+        let fifo = self.sock_dir.path().join(format!("r{id}"));
         rustix::fs::mkfifoat(rustix::fs::CWD, &fifo, rustix::fs::Mode::from_raw_mode(0o600))?;
         // Read-write so the pipe never reports EOF before the worker has opened it.
         let rx = pipe::OpenOptions::new().read_write(true).open_receiver(&fifo)?;
         let (exit_tx, exit_rx) = oneshot::channel();
         lock(&self.runs).insert(id, RunEntry { sink: sink.clone(), exit: exit_tx });
         tokio::spawn(run_output(rx, fifo.clone(), exit_rx, sink));
-        let env: serde_json::Map<String, serde_json::Value> =
+        let mut env: serde_json::Map<String, serde_json::Value> =
             env.iter().map(|(k, v)| (k.clone(), v.clone().into())).collect();
+        env.insert(sandbox::RUN_ID_ENV.into(), id.to_string().into());
+        env.insert("TMPDIR".into(), self.tmp_dir().to_string_lossy().into_owned().into());
         let body =
             serde_json::json!({"url": url, "env": env, "fifo": fifo, "recyclable": recyclable}).to_string();
-        self.commands
-            .send(frame::encode(frame::RUN, id, body.as_bytes()))
-            .map_err(|_| std::io::Error::other("the node host stopped"))
+        self.send(frame::encode(frame::RUN, id, body.as_bytes()))
     }
 
+    /// Start a program inside the host's sandbox (npm, prettier): output, exit and stop work as for a
+    /// run. `input` is written to its stdin.
+    pub fn spawn_process(
+        &self,
+        id: u32,
+        program: &Path,
+        args: &[String],
+        input: Option<&str>,
+        sink: RunSink,
+    ) -> std::io::Result<()> {
+        if self.is_dead() {
+            return Err(std::io::Error::other("the node host stopped"));
+        }
+        let (exit_tx, exit_rx) = oneshot::channel::<Exit>();
+        lock(&self.runs).insert(id, RunEntry { sink: sink.clone(), exit: exit_tx });
+        tokio::spawn(async move {
+            let e = exit_rx.await.unwrap_or(Exit {
+                code: None,
+                signal: Some("SIGKILL".into()),
+                stopped: false,
+                error: None,
+            });
+            if let Some(text) = e.error {
+                let _ = sink.send(Raw::Out(Stream::Stderr, text.into_bytes())).await;
+            }
+            let _ = sink.send(Raw::Exit { code: e.code, signal: e.signal, stopped: e.stopped }).await;
+        });
+        let body = serde_json::json!({
+            "cmd": program,
+            "args": args,
+            "input": input,
+            "env": {sandbox::RUN_ID_ENV: id.to_string()},
+        });
+        self.send(frame::encode(frame::SPAWN, id, body.to_string().as_bytes()))
+    }
+
+    fn send(&self, frame: Vec<u8>) -> std::io::Result<()> {
+        self.commands.send(frame).map_err(|_| std::io::Error::other("the node host stopped"))
+    }
+
+    fn tmp_dir(&self) -> PathBuf {
+        self.sock_dir.path().join("tmp")
+    }
+
+    /// Stop a run or spawned process; in a sandbox, every process it started goes too (found by its
+    /// run id, `setsid` and `detached` ones included).
     pub fn stop(&self, id: u32) {
         let _ = self.commands.send(frame::encode(frame::STOP, id, &[]));
+        self.control_line(&format!("{} {id}", sandbox::KILL_RUN));
     }
 
     /// Stop forwarding a run's output (it went over its cap); the run itself continues.
@@ -180,8 +291,27 @@ impl Host {
         let _ = self.commands.send(frame::encode(frame::MUTE, id, &[]));
     }
 
+    /// TERM asks the host to end; KILL ends it and everything it started.
     pub fn signal(&self, sig: Signal) {
-        let _ = rustix::process::kill_process_group(pid(self.pgid), sig);
+        match &self.control {
+            None => {
+                let _ = rustix::process::kill_process_group(pid(self.pgid), sig);
+            }
+            Some(c) if sig == Signal::TERM => {
+                let _ = c;
+                self.control_line(sandbox::TERM);
+            }
+            // Closing the control FIFO makes the supervisor kill the whole tree and exit.
+            Some(c) => drop(lock(c).take()),
+        }
+    }
+
+    fn control_line(&self, line: &str) {
+        if let Some(c) = &self.control
+            && let Some(f) = lock(c).as_mut()
+        {
+            let _ = writeln!(f, "{line}");
+        }
     }
 
     pub fn active_runs(&self) -> usize {
@@ -195,162 +325,28 @@ impl Drop for Host {
     }
 }
 
-fn pid(raw: i32) -> Pid {
+pub(crate) fn pid(raw: i32) -> Pid {
     Pid::from_raw(raw).unwrap_or(Pid::INIT)
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-type Pipe = Box<dyn tokio::io::AsyncRead + Unpin + Send>;
-
-/// Output written straight to the host's stdout/stderr (a child process a cell started with inherited
-/// stdio): it belongs to whatever is running, so every active run shows it.
-async fn stray(mut pipe: Pipe, stream: Stream, runs: Runs) {
-    let mut buf = vec![0u8; 16 * 1024];
-    while let Ok(n) = pipe.read(&mut buf).await {
-        if n == 0 {
-            break;
-        }
-        let sinks: Vec<RunSink> = lock(&runs).values().map(|r| r.sink.clone()).collect();
-        if sinks.is_empty() {
-            tracing::debug!(output = %String::from_utf8_lossy(&buf[..n]), "node host output");
-        }
-        for s in sinks {
-            let _ = s.send(Raw::Out(stream, buf[..n].to_vec())).await;
+/// Remove per-host directories that servers which are no longer running left in the temp dir.
+pub fn remove_stale_sock_dirs() {
+    let Ok(dir) = std::fs::read_dir(std::env::temp_dir()) else { return };
+    for e in dir.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix(SOCK_DIR_PREFIX) else { continue };
+        // `<pid>-<random>`; directories of older versions had no pid and are stale too.
+        let owner = rest.split('-').next().and_then(|p| p.parse::<i32>().ok());
+        let alive =
+            owner.and_then(Pid::from_raw).is_some_and(|p| rustix::process::test_kill_process(p).is_ok());
+        if !alive {
+            let _ = std::fs::remove_dir_all(e.path());
         }
     }
-}
-
-#[derive(serde::Deserialize, Default)]
-struct ExitBody {
-    code: Option<i32>,
-    #[serde(default)]
-    stopped: bool,
-    #[serde(default)]
-    error: Option<String>,
-}
-
-/// Forward one run's pipe to its sink; at exit, drain what is left, then report the exit.
-async fn run_output(rx: pipe::Receiver, path: PathBuf, mut exit: oneshot::Receiver<Exit>, sink: RunSink) {
-    let mut dec = Decoder::default();
-    let mut buf = vec![0u8; 64 * 1024];
-    let end = loop {
-        tokio::select! {
-            biased;
-            r = rx.readable() => {
-                if r.is_err() {
-                    break exit.await.ok();
-                }
-                match rx.try_read(&mut buf) {
-                    Ok(n) => {
-                        dec.push(&buf[..n]);
-                        emit(&mut dec, &sink).await;
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                    Err(_) => break exit.await.ok(),
-                }
-            }
-            e = &mut exit => {
-                // Every write finished before the worker exited: what is in the pipe is all there is.
-                while let Ok(n) = rx.try_read(&mut buf) {
-                    if n == 0 {
-                        break;
-                    }
-                    dec.push(&buf[..n]);
-                }
-                emit(&mut dec, &sink).await;
-                break e.ok();
-            }
-        }
-    };
-    let _ = std::fs::remove_file(&path);
-    let end = end.unwrap_or(Exit { code: None, signal: Some("SIGKILL".into()), stopped: false, error: None });
-    if let Some(text) = end.error {
-        let _ = sink.send(Raw::Out(Stream::Stderr, text.into_bytes())).await;
-    }
-    let _ = sink.send(Raw::Exit { code: end.code, signal: end.signal, stopped: end.stopped }).await;
-}
-
-async fn emit(dec: &mut Decoder, sink: &RunSink) {
-    while let Ok(Some(f)) = dec.next_frame() {
-        let stream = if f.kind == frame::STDERR { Stream::Stderr } else { Stream::Stdout };
-        let _ = sink.send(Raw::Out(stream, f.payload)).await;
-    }
-}
-
-async fn read_frames(
-    mut reader: tokio::net::unix::OwnedReadHalf,
-    mut child: Child,
-    runs: Runs,
-    dead: Arc<AtomicBool>,
-) {
-    let mut dec = Decoder::default();
-    let mut buf = vec![0u8; 64 * 1024];
-    'read: loop {
-        let n = match reader.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        dec.push(&buf[..n]);
-        loop {
-            let f = match dec.next_frame() {
-                Ok(Some(f)) => f,
-                Ok(None) => break,
-                Err(e) => {
-                    tracing::error!(error = %e, "node host protocol error; killing it");
-                    break 'read;
-                }
-            };
-            match f.kind {
-                frame::STDOUT | frame::STDERR => {
-                    let stream = if f.kind == frame::STDOUT { Stream::Stdout } else { Stream::Stderr };
-                    let sink = lock(&runs).get(&f.id).map(|r| r.sink.clone());
-                    if let Some(sink) = sink {
-                        // Awaiting is the backpressure: a slow consumer slows the host's socket writes.
-                        let _ = sink.send(Raw::Out(stream, f.payload)).await;
-                    }
-                }
-                frame::EXIT => {
-                    let body: ExitBody = serde_json::from_slice(&f.payload).unwrap_or_default();
-                    if let Some(entry) = lock(&runs).remove(&f.id) {
-                        let exit =
-                            Exit { code: body.code, signal: None, stopped: body.stopped, error: body.error };
-                        let _ = entry.exit.send(exit);
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
-    dead.store(true, Ordering::Release);
-    if let Some(p) = child.id() {
-        let _ = rustix::process::kill_process_group(pid(p as i32), Signal::KILL);
-    }
-    let status = child.wait().await.ok();
-    let signal = status.and_then(|s| s.signal()).map(signal_name);
-    let code = status.and_then(|s| s.code());
-    tracing::info!(?code, ?signal, "node host ended");
-    let orphans: Vec<RunEntry> = lock(&runs).drain().map(|(_, r)| r).collect();
-    for r in orphans {
-        let signal = signal.clone().or(Some("SIGKILL".into()));
-        let _ = r.exit.send(Exit { code, signal, stopped: false, error: None });
-    }
-}
-
-pub fn signal_name(sig: i32) -> String {
-    match sig {
-        1 => "SIGHUP",
-        2 => "SIGINT",
-        6 => "SIGABRT",
-        9 => "SIGKILL",
-        11 => "SIGSEGV",
-        13 => "SIGPIPE",
-        15 => "SIGTERM",
-        _ => return format!("SIG{sig}"),
-    }
-    .to_string()
 }
 
 /// Where the host scripts live on disk: written once per content into the data dir.

@@ -3,16 +3,18 @@
 
 mod frame;
 mod host;
+mod host_io;
 pub mod imports;
 mod npm;
 pub mod output;
 mod pump;
 mod runtime;
+pub mod sandbox;
 mod shadow;
 mod specs;
 pub mod transpile;
 
-pub use host::HostError;
+pub use host::{HostError, remove_stale_sock_dirs};
 pub use npm::{INSTALL_KEY, Validation, validate};
 pub use output::{Chunk, Stream};
 pub use pump::{Outcome, RunEvent};

@@ -1,62 +1,41 @@
 //! npm for a notebook: install (streamed like a run), validate (package.json vs imports and
-//! `node_modules`), and prettier formatting. Every process joins the notebook host's process group, so
-//! it dies with the host, and gets the same scrubbed environment as cells.
+//! `node_modules`), and prettier formatting. npm and prettier run inside the notebook's host (and so
+//! inside its sandbox: an install script or a notebook's own `node_modules/prettier` is as untrusted
+//! as a cell), with the same scrubbed environment as cells.
 
-use crate::host::{Raw, signal_name};
+use crate::host::{Host, Raw};
 use crate::imports::imported_packages;
 use crate::output::Stream;
 use crate::pump::{Control, RunEvent, pump};
 use crate::runtime::{RunError, Runtime};
 use crate::specs::{check_manifest, check_package_spec};
-use rustix::process::{Pid, Signal};
-use std::os::unix::process::ExitStatusExt;
+use rustix::process::Signal;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
-use tokio::process::Command;
 use tokio::sync::mpsc;
 
 /// The key under which a notebook's install is tracked (one at a time per notebook).
 pub const INSTALL_KEY: &str = "\0deps:install";
 
+/// A program the host started for us; stopping it also stops whatever it started.
 struct ProcessRun {
-    pid: i32,
+    host: Arc<Host>,
+    id: u32,
 }
 
 impl Control for ProcessRun {
     fn stop(&self) {
-        self.escalate(Signal::TERM);
+        self.host.stop(self.id);
     }
-    fn escalate(&self, sig: Signal) {
-        if let Some(p) = Pid::from_raw(self.pid) {
-            let _ = rustix::process::kill_process(p, sig);
-        }
+    fn escalate(&self, _sig: Signal) {
+        // The host sends SIGKILL on a second stop.
+        self.host.stop(self.id);
     }
     fn mute(&self) {}
 }
 
-async fn forward(mut pipe: impl AsyncRead + Unpin, stream: Stream, tx: mpsc::Sender<Raw>) {
-    let mut buf = vec![0u8; 16 * 1024];
-    while let Ok(n) = pipe.read(&mut buf).await {
-        if n == 0 || tx.send(Raw::Out(stream, buf[..n].to_vec())).await.is_err() {
-            break;
-        }
-    }
-}
-
 impl Runtime {
-    fn npm_command(&self, dir: &Path, pgid: i32) -> Command {
-        let mut cmd = Command::new(&self.cfg.npm);
-        cmd.current_dir(dir)
-            .env_clear()
-            .envs(self.cfg.base_env.iter().map(|(k, v)| (k, v)))
-            .process_group(pgid)
-            .kill_on_drop(true);
-        cmd
-    }
-
     /// `npm install --include=dev [packages…]` in the notebook directory, streamed.
     pub async fn install(
         self: &Arc<Self>,
@@ -76,31 +55,18 @@ impl Runtime {
             .claim(notebook, INSTALL_KEY)
             .ok_or_else(|| RunError::AlreadyRunning("package.json (an install is running)".into()))?;
         let host = self.host(notebook, dir).await?;
-        let mut cmd = self.npm_command(dir, host.pgid());
-        cmd.args(["install", "--include=dev", "--no-audit", "--no-fund"])
-            .args(packages)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn()?;
-        let pid = child.id().unwrap_or(0) as i32;
+        let mut args: Vec<String> =
+            ["install", "--include=dev", "--no-audit", "--no-fund"].iter().map(|a| a.to_string()).collect();
+        args.extend(packages.iter().cloned());
+        let id = self.next_run_id();
         let (raw_tx, raw_rx) = mpsc::channel(64);
-        let out = tokio::spawn(forward(child.stdout.take().expect("piped"), Stream::Stdout, raw_tx.clone()));
-        let err = tokio::spawn(forward(child.stderr.take().expect("piped"), Stream::Stderr, raw_tx.clone()));
-        tokio::spawn(async move {
-            let status = child.wait().await.ok();
-            let _ = tokio::join!(out, err);
-            let signal = status.and_then(|s| s.signal()).map(signal_name);
-            let _ =
-                raw_tx.send(Raw::Exit { code: status.and_then(|s| s.code()), signal, stopped: false }).await;
-        });
+        host.spawn_process(id, &self.cfg.npm, &args, None, raw_tx)?;
         let (tx, rx) = mpsc::channel(16);
         let opts = self.pump_options();
         let opts = crate::pump::PumpOptions { timeout: None, ..opts };
         tokio::spawn(async move {
             let _guard = guard;
-            let _host = host;
-            pump(raw_rx, tx, Arc::new(ProcessRun { pid }), stop, opts).await;
+            pump(raw_rx, tx, Arc::new(ProcessRun { host, id }), stop, opts).await;
         });
         Ok(rx)
     }
@@ -118,25 +84,22 @@ impl Runtime {
         let bin = match prettier_bin(dir) {
             Some(b) => b,
             None => {
-                let mut cmd = self.npm_command(dir, host.pgid());
-                cmd.args(["install", "--include=dev", "--save-dev", "--no-audit", "--no-fund", "prettier"]);
-                let res = collect(cmd, None, Duration::from_secs(300)).await?;
+                let args = ["install", "--include=dev", "--save-dev", "--no-audit", "--no-fund", "prettier"];
+                let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+                let res =
+                    collect(&host, self.next_run_id(), &self.cfg.npm, &args, None, Duration::from_secs(300))
+                        .await?;
                 if res.0 != Some(0) {
                     return Err(format!("Installing prettier failed:\n{}", res.2));
                 }
                 prettier_bin(dir).ok_or("prettier was installed but its program was not found")?
             }
         };
-        let mut cmd = Command::new(&self.cfg.node);
-        cmd.arg(bin)
-            .arg("--stdin-filepath")
-            .arg(format!("src/{filename}"))
-            .current_dir(dir)
-            .env_clear()
-            .envs(self.cfg.base_env.iter().map(|(k, v)| (k, v)))
-            .process_group(host.pgid())
-            .kill_on_drop(true);
-        let (code, stdout, stderr) = collect(cmd, Some(source), Duration::from_secs(30)).await?;
+        let args =
+            vec![bin.to_string_lossy().into_owned(), "--stdin-filepath".into(), format!("src/{filename}")];
+        let (code, stdout, stderr) =
+            collect(&host, self.next_run_id(), &self.cfg.node, &args, Some(source), Duration::from_secs(30))
+                .await?;
         if code == Some(0) && stderr.trim().is_empty() { Ok(stdout) } else { Err(stderr) }
     }
 }
@@ -157,34 +120,42 @@ fn prettier_bin(dir: &Path) -> Option<PathBuf> {
 
 const COLLECT_CAP: usize = 16 * 1024 * 1024;
 
-/// Run to completion with a time limit, feeding `stdin`; returns exit code, stdout and stderr.
+/// Run a program in the host to completion with a time limit, feeding `input`; returns its exit code,
+/// stdout and stderr.
 async fn collect(
-    mut cmd: Command,
-    stdin: Option<&str>,
+    host: &Arc<Host>,
+    id: u32,
+    program: &Path,
+    args: &[String],
+    input: Option<&str>,
     limit: Duration,
 ) -> Result<(Option<i32>, String, String), String> {
-    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().map_err(|e| format!("could not start: {e}"))?;
-    if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        let text = text.to_string();
-        tokio::spawn(async move {
-            let _ = pipe.write_all(text.as_bytes()).await;
-        });
-    }
-    let read = |p: Option<Box<dyn AsyncRead + Unpin + Send>>| async move {
-        let mut buf = Vec::new();
-        if let Some(p) = p {
-            let _ = p.take(COLLECT_CAP as u64).read_to_end(&mut buf).await;
+    let (tx, mut rx) = mpsc::channel(64);
+    host.spawn_process(id, program, args, input, tx).map_err(|e| format!("could not start: {e}"))?;
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let ran = tokio::time::timeout(limit, async {
+        while let Some(ev) = rx.recv().await {
+            match ev {
+                Raw::Out(stream, bytes) => {
+                    let buf = if stream == Stream::Stdout { &mut out } else { &mut err };
+                    if buf.len() < COLLECT_CAP {
+                        buf.extend_from_slice(&bytes);
+                    }
+                }
+                Raw::Exit { code, .. } => return code,
+            }
         }
-        String::from_utf8_lossy(&buf).into_owned()
-    };
-    let out = read(child.stdout.take().map(|p| Box::new(p) as _));
-    let err = read(child.stderr.take().map(|p| Box::new(p) as _));
-    match tokio::time::timeout(limit, async { tokio::join!(child.wait(), out, err) }).await {
-        Ok((status, out, err)) => Ok((status.ok().and_then(|s| s.code()), out, err)),
-        Err(_) => Err(format!("timed out after {} s", limit.as_secs())),
+        None
+    })
+    .await;
+    match ran {
+        Ok(code) => {
+            Ok((code, String::from_utf8_lossy(&out).into_owned(), String::from_utf8_lossy(&err).into_owned()))
+        }
+        Err(_) => {
+            host.stop(id);
+            Err(format!("timed out after {} s", limit.as_secs()))
+        }
     }
 }
 

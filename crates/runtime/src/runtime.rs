@@ -29,6 +29,8 @@ pub struct RuntimeConfig {
     pub base_env: Vec<(String, String)>,
     /// Installs may use any package source (`file:`, git, URLs), not only the registry.
     pub any_package_source: bool,
+    /// Run hosts under the sandbox supervisor (`sandbox`); `None` runs them unconfined.
+    pub sandbox: Option<crate::sandbox::Launcher>,
 }
 
 impl RuntimeConfig {
@@ -44,6 +46,7 @@ impl RuntimeConfig {
             batch: Duration::from_millis(16),
             base_env: base_env(),
             any_package_source: false,
+            sandbox: None,
         }
     }
 }
@@ -89,6 +92,8 @@ type Slot = Arc<tokio::sync::Mutex<Option<Arc<Host>>>>;
 pub struct Runtime {
     pub(crate) cfg: RuntimeConfig,
     scripts: (PathBuf, PathBuf),
+    /// Installations of Node and npm, readable inside the sandbox.
+    installs: Vec<PathBuf>,
     cache: Cache,
     hosts: Mutex<HashMap<String, Slot>>,
     active: Mutex<HashMap<(String, String), Arc<Notify>>>,
@@ -134,14 +139,21 @@ impl Runtime {
         let scripts = install_scripts(&cfg.data_dir.join("runtime"))?;
         // Run directories left by a previous process (a crash) are of no use to anyone.
         let _ = std::fs::remove_dir_all(cfg.data_dir.join("cache").join("run"));
+        crate::host::remove_stale_sock_dirs();
+        let installs = [&cfg.node, &cfg.npm].iter().flat_map(|b| install_dirs(b, &cfg.base_env)).collect();
         Ok(Arc::new(Runtime {
             cfg,
             scripts,
+            installs,
             cache: Cache::default(),
             hosts: Mutex::default(),
             active: Mutex::default(),
             next_id: AtomicU32::new(1),
         }))
+    }
+
+    pub(crate) fn next_run_id(&self) -> u32 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
     pub fn config(&self) -> &RuntimeConfig {
@@ -186,6 +198,10 @@ impl Runtime {
         if let Some(h) = held.as_ref().filter(|h| !h.is_dead()) {
             return Ok(h.clone());
         }
+        let sandbox = match &self.cfg.sandbox {
+            Some(launcher) => Some(HostSpec::sandbox_for(launcher, self.sandbox_paths(notebook, dir)?)),
+            None => None,
+        };
         let host = Arc::new(
             Host::start(HostSpec {
                 node: &self.cfg.node,
@@ -195,6 +211,7 @@ impl Runtime {
                 env: &self.cfg.base_env,
                 pool: self.cfg.pool,
                 memory_mb: self.cfg.memory_mb,
+                sandbox,
             })
             .await?,
         );
@@ -215,7 +232,7 @@ impl Runtime {
         let (guard, stop) = self
             .claim(&req.notebook_id, &req.cell_id)
             .ok_or_else(|| RunError::AlreadyRunning(req.filename.clone()))?;
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let id = self.next_run_id();
         let rt = self.clone();
         let root = self.shadow_root(&req.notebook_id);
         let (dir, cells, filename) = (req.dir.clone(), req.cells, req.filename.clone());
@@ -239,6 +256,17 @@ impl Runtime {
             pump(raw_rx, tx, ctl, stop, opts).await;
         });
         Ok(rx)
+    }
+
+    /// What a notebook's processes may touch: its own directory and run directory (created now: a
+    /// rule needs the path to exist) for writing; Quire's host scripts, Node and npm for reading.
+    fn sandbox_paths(&self, notebook: &str, dir: &Path) -> Result<crate::sandbox::Paths, HostError> {
+        let runs = self.shadow_root(notebook);
+        std::fs::create_dir_all(&runs).map_err(HostError::Spawn)?;
+        let mut read = self.installs.clone();
+        read.push(self.cfg.data_dir.join("runtime"));
+        let home = self.cfg.base_env.iter().find(|(k, _)| k == "HOME").map(|(_, v)| PathBuf::from(v));
+        Ok(crate::sandbox::Paths::for_notebook(&read, &[dir.to_path_buf(), runs], home.as_deref()))
     }
 
     fn shadow_root(&self, notebook: &str) -> PathBuf {
@@ -291,6 +319,24 @@ impl Runtime {
             }
         }
     }
+}
+
+/// Where a program (`node`, `npm`) is installed: the resolved binary's directory and the prefix above
+/// it, so the sandbox can read its libraries (`/usr/bin/node` → `/usr`; nvm's
+/// `~/.nvm/versions/node/v20/bin/node` → that version's directory).
+fn install_dirs(bin: &Path, env: &[(String, String)]) -> Vec<PathBuf> {
+    let found = if bin.components().count() > 1 {
+        Some(bin.to_path_buf())
+    } else {
+        let path = env.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.as_str()).unwrap_or("");
+        std::env::split_paths(path).map(|d| d.join(bin)).find(|p| p.is_file())
+    };
+    let Some(real) = found.and_then(|p| p.canonicalize().ok()) else { return Vec::new() };
+    let mut out = Vec::new();
+    if let Some(dir) = real.parent() {
+        out.push(dir.parent().unwrap_or(dir).to_path_buf());
+    }
+    out
 }
 
 /// A run's directory, removed (off the async threads) when the run is over.

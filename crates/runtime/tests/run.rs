@@ -131,7 +131,8 @@ async fn environment_is_scrubbed_but_has_secrets() {
     let nb = notebook(|c| c.base_env.push(("LANG".into(), "C.UTF-8".into())));
     nb.write("env.js", "console.log(JSON.stringify(Object.keys(process.env).sort()), process.env.MY_SECRET)");
     let (out, _, _) = nb.run("env.js").await;
-    assert_eq!(out, "[\"HOME\",\"LANG\",\"MY_SECRET\",\"PATH\"] s3cret\n");
+    // QUIRE_RUN_ID tags the run's processes (so a stop finds them); TMPDIR is the host's private temp dir.
+    assert_eq!(out, "[\"HOME\",\"LANG\",\"MY_SECRET\",\"PATH\",\"QUIRE_RUN_ID\",\"TMPDIR\"] s3cret\n");
 }
 
 #[tokio::test]

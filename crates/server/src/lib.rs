@@ -131,6 +131,23 @@ fn build_state(config: Config) -> anyhow::Result<AppState> {
     rc.output_cap = config.cell_output_bytes;
     rc.node = config.node.clone();
     rc.any_package_source = config.any_package_source;
+    rc.sandbox = config.sandbox.clone();
+    let sandbox = match &config.sandbox {
+        None => {
+            tracing::warn!("cells run without the sandbox: they can read everything this user can");
+            quire_runtime::sandbox::Status::Off
+        }
+        Some(_) => match quire_runtime::sandbox::probe() {
+            quire_runtime::sandbox::Status::Enforced => quire_runtime::sandbox::Status::Enforced,
+            other => {
+                tracing::warn!(
+                    landlock = ?other,
+                    "this kernel cannot fully confine cells (Landlock missing or old): cells can read files outside their notebook"
+                );
+                other
+            }
+        },
+    };
     let runtime = quire_runtime::Runtime::new(rc)?;
     metrics::init();
     let (config_rps, auth_per_min) = (config.rate_limit_rps, config.auth_failures_per_minute);
@@ -157,6 +174,7 @@ fn build_state(config: Config) -> anyhow::Result<AppState> {
         live: Default::default(),
         audit_failures: Default::default(),
         passwords: files::PasswordWorkers::start(PASSWORD_THREADS),
+        sandbox,
     }))
 }
 

@@ -67,6 +67,8 @@ pub struct Config {
     pub audit_max_rows: u64,
     /// `deps:install` may use any package source (`file:`, git, URLs), not only the npm registry.
     pub any_package_source: bool,
+    /// Run Node hosts under the sandbox supervisor (the `quire` binary re-executed).
+    pub sandbox: Option<quire_runtime::sandbox::Launcher>,
     /// Serve the UI from this directory instead of the embedded build (UI development).
     pub web_dir: Option<PathBuf>,
 }
@@ -122,6 +124,7 @@ impl Config {
             tls: None,
             otlp_endpoint: None,
             web_dir: None,
+            sandbox: None,
             any_package_source: false,
             audit_retention: Duration::from_secs(90 * 24 * 3600),
             audit_max_rows: 100_000,
@@ -154,6 +157,8 @@ pub struct Inner {
     /// Rolling request figures for the admin dashboard.
     pub live: crate::dashboard::Live,
     pub audit_failures: crate::audit::Failures,
+    /// What confines cells on this machine (reported by `/health`).
+    pub sandbox: quire_runtime::sandbox::Status,
     /// Where passwords are hashed and checked (a few threads: bounded memory).
     pub passwords: crate::files::PasswordWorkers,
 }

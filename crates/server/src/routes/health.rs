@@ -37,6 +37,9 @@ pub async fn health(State(s): State<AppState>) -> (StatusCode, Json<Value>) {
     };
     let (workers, worker_details) = s.workers.report();
     let language = if !s.config.language_service { "disabled" } else { "ok" };
+    // Cells confined by Landlock, or not (an old kernel, or started without the supervisor).
+    let sandbox = if s.sandbox == quire_runtime::sandbox::Status::Enforced { "ok" } else { "degraded" };
+    // (An unconfined sandbox is reported as a component, not as the service's health: it still serves.)
     let status = if status == "healthy" && (disk == "degraded" || workers == "degraded") {
         "degraded"
     } else {
@@ -58,7 +61,9 @@ pub async fn health(State(s): State<AppState>) -> (StatusCode, Json<Value>) {
             "runtime": "ok",
             "languageServices": language,
             "workers": workers,
+            "sandbox": sandbox,
         },
+        "sandbox": {"landlock": s.sandbox},
         "disk": {"freeBytes": free, "lowBytes": low},
         "runtime": {"nodeHosts": s.runtime.hosts(), "activeRuns": s.runtime.active_runs()},
         "languageServices": {"enabled": s.config.language_service, "running": s.tsls.running()},

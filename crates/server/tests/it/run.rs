@@ -105,7 +105,7 @@ async fn environment_is_scrubbed_and_secrets_are_linked() {
     assert!(r.status().is_success(), "{}", r.status());
     // The test process has CARGO_*, RUST_* and more in its environment: none of it may reach the cell.
     let (out, _, _) = exec(&mut nb, "e").await;
-    assert_eq!(out, "[\"API_KEY\",\"HOME\",\"LANG\",\"PATH\"] hunter2\n");
+    assert_eq!(out, "[\"API_KEY\",\"HOME\",\"LANG\",\"PATH\",\"QUIRE_RUN_ID\",\"TMPDIR\"] hunter2\n");
 }
 
 #[tokio::test]
