@@ -250,6 +250,13 @@ fn open_browser(data_dir: &std::path::Path, url: &str) {
         tracing::warn!(error = %e, "could not write the browser redirect file");
         return;
     }
+    // The page holds the token: it goes once the browser has surely read it (the server also removes
+    // it at the first link exchange).
+    let stale = path.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs(60));
+        let _ = std::fs::remove_file(stale);
+    });
     // Best effort; a server without a browser is fine.
     let _ = std::process::Command::new("xdg-open")
         .arg(&path)
@@ -303,6 +310,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let data_dir = data_dir_or_default(args.data_dir)?;
     std::fs::create_dir_all(&data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
     let _lock = admin::lock_data_dir(&data_dir)?;
+    // A redirect page a previous run left (it held that run's token).
+    let _ = std::fs::remove_file(data_dir.join("open.html"));
     admin::refuse_unfinished_restore(&data_dir)?;
     if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
         quire_server::check_tls(&quire_server::TlsFiles { cert: cert.clone(), key: key.clone() })?;

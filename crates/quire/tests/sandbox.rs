@@ -225,3 +225,66 @@ async fn detached_setsid_and_ordinary_children_end_with_stop_delete_and_the_serv
     assert!(stale.is_empty(), "{stale:?}");
     server.stop();
 }
+
+#[tokio::test]
+async fn npm_installs_and_formats_inside_the_sandbox() {
+    let data = tempfile::tempdir().unwrap();
+    let (server, addr) = serve(data.path());
+    common::wait_ready(&addr).await;
+    let s = Session { addr, http: reqwest::Client::new() };
+    let id = s.notebook("Deps").await;
+    let mut ws = s.ws(&id).await;
+    send(&mut ws, &id, "deps:install", json!({"packages": ["is-number@7.0.0"]})).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    let mut log = String::new();
+    let ok = loop {
+        let msg =
+            tokio::time::timeout_at(deadline, ws.next()).await.expect("install finished").unwrap().unwrap();
+        let Message::Text(t) = msg else { continue };
+        let v: Value = serde_json::from_str(t.as_str()).unwrap();
+        match v[1].as_str().unwrap() {
+            "cell:output" => log.push_str(v[2]["output"]["data"].as_str().unwrap_or("")),
+            "deps:install:status" | "cell:updated"
+                if v[2]["status"] == "failed" || v[2]["cell"]["status"] == "failed" =>
+            {
+                break false;
+            }
+            "deps:install:status" if v[2]["status"] == "complete" => break true,
+            "cell:updated" if v[2]["cell"]["type"] == "package.json" && v[2]["cell"]["status"] == "idle" => {
+                break true;
+            }
+            _ => {}
+        }
+    };
+    assert!(ok, "npm install failed inside the sandbox:\n{log}");
+    assert!(
+        data.path().join(format!("notebooks/{id}/node_modules/is-number/package.json")).exists(),
+        "{log}"
+    );
+    let got = run_cell(
+        &mut ws,
+        &id,
+        "use",
+        "import isNumber from 'is-number';\nconsole.log(JSON.stringify(isNumber(5)));\n",
+    )
+    .await;
+    assert_eq!(got, json!(true));
+    // prettier is installed into the notebook on first use, then run from there: both in the sandbox.
+    let ugly = json!({"id": "ugly", "type": "code", "source": "const  a={b:1}\n", "language": "javascript", "filename": "ugly.js"});
+    send(&mut ws, &id, "cell:create", json!({"index": 2, "cell": ugly})).await;
+    next_event(&mut ws, "cell:created").await;
+    send(&mut ws, &id, "cell:format", json!({"cellId": "ugly"})).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
+    let formatted = loop {
+        let msg = tokio::time::timeout_at(deadline, ws.next()).await.expect("formatted").unwrap().unwrap();
+        let Message::Text(t) = msg else { continue };
+        let v: Value = serde_json::from_str(t.as_str()).unwrap();
+        match v[1].as_str().unwrap() {
+            "cell:formatted" => break v[2]["cell"]["source"].as_str().unwrap().to_string(),
+            "cell:error" => panic!("formatting failed: {}", v[2]),
+            _ => {}
+        }
+    };
+    assert_eq!(formatted, "const a = { b: 1 };\n");
+    server.stop();
+}

@@ -207,6 +207,8 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
         }
         let secure = if state.config.tls.is_some() { "; Secure" } else { "" };
         let cookie = format!("{COOKIE}={session}; HttpOnly; SameSite=Strict; Path=/{secure}");
+        // The browser has followed the launch link: the redirect page holding the token is done with.
+        let _ = std::fs::remove_file(state.config.data_dir.join("open.html"));
         let mut resp = (StatusCode::FOUND, [(header::LOCATION, without_token(req.uri()))]).into_response();
         if let Ok(v) = HeaderValue::from_str(&cookie) {
             resp.headers_mut().insert(header::SET_COOKIE, v);

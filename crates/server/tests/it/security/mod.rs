@@ -68,9 +68,13 @@ async fn every_api_route_needs_the_token() {
 #[tokio::test]
 async fn browser_link_token_becomes_a_cookie_and_leaves_the_url() {
     let s = TestServer::start().await;
+    // The launch page `quire serve` writes holds the token; following the link removes it.
+    let page = s.data_dir.join("open.html");
+    std::fs::write(&page, TOKEN).unwrap();
     let anon = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let r = anon.get(s.url(&format!("/srcbooks/abc?token={TOKEN}&x=1"))).send().await.unwrap();
     assert_eq!(r.status(), 302);
+    assert!(!page.exists(), "open.html is gone once the browser has used it");
     assert_eq!(r.headers()["location"], "/srcbooks/abc?x=1");
     let cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
