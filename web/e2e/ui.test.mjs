@@ -25,6 +25,7 @@ async function page(ctx = context, viewport) {
 async function createNotebook(p, title) {
   await p.goto(server.base + "/");
   await p.getByLabel("Title").fill(title);
+  await p.getByLabel("TypeScript").check(); // the form starts on Settings' default language
   await p.getByRole("button", { name: "Create notebook" }).click();
   await p.waitForURL(/\/srcbooks\/[^/]+$/);
   await p.locator("#nb-title").waitFor();
@@ -238,15 +239,18 @@ describe("browser UI against the real server", () => {
     await p.keyboard.press("Control+End");
     await p.keyboard.press("Control+Home");
     await p.keyboard.type('{"compilerOptions": {"strict": true, "target": "es2023"}, "x": 1}\n//');
-    // Invalid JSON is refused in place, valid JSON is saved.
-    await p.getByText(/^Not saved:/).waitFor();
+    // Invalid JSON is refused in place (and the notebook does not claim to be saved), valid JSON is saved.
+    const tsconfigError = p.locator("details.tsconfig").getByText(/^Not saved:/);
+    await tsconfigError.waitFor();
+    await p.getByTestId("save-state").filter({ hasText: "Not saved: tsconfig.json is not valid JSON" }).waitFor();
     const updated = ws.waitForEvent("framereceived", {
       predicate: (f) => String(f.payload).includes('"tsconfig.json:updated"') && String(f.payload).includes("es2023"),
     });
     await p.keyboard.press("Control+a");
     await p.keyboard.type('{"compilerOptions": {"strict": true, "target": "es2023"}}');
-    await p.getByText(/^Not saved:/).waitFor({ state: "detached" });
+    await tsconfigError.waitFor({ state: "detached" });
     await updated;
+    await saved(p);
     const session = (await (await p.request.get(`${server.base}/api/sessions/${id}`)).json()).result;
     assert.match(session["tsconfig.json"], /es2023/);
 

@@ -144,6 +144,31 @@ test("a refused markdown edit stays in the editor, is marked at its line, and is
   await p.close();
 });
 
+test("an empty title and a tsconfig the server refuses are reported as not saved", async () => {
+  const id = await importNotebook(server, srcmd({ title: "Titled", language: "typescript" }));
+  const p = await open(id);
+  await saveState(p, "All changes saved").waitFor();
+  await p.locator("#nb-title").fill("");
+  await saveState(p, "Not saved: a notebook needs a title").waitFor();
+  await p.locator("#nb-title").fill("Titled again");
+  await saveState(p, "All changes saved").waitFor();
+
+  // Valid JSON but not an object: the server refuses it; the text stays in the editor.
+  await p.locator("summary", { hasText: "tsconfig.json" }).click();
+  const ts = p.getByLabel("tsconfig.json", { exact: true });
+  await ts.click();
+  await p.keyboard.press("Control+a");
+  await p.keyboard.type("[1, 2]");
+  await saveState(p, /^Not saved: tsconfig\.json: /).waitFor();
+  await p.locator("details.tsconfig").getByText(/^Not saved: tsconfig\.json: /).waitFor();
+  assert.equal(await ts.innerText(), "[1, 2]");
+  await p.keyboard.press("Control+a");
+  await p.keyboard.type('{"compilerOptions": {"strict": true}}');
+  await saveState(p, "All changes saved").waitFor();
+  assert.match((await session(id))["tsconfig.json"], /"strict": true/);
+  await p.close();
+});
+
 test("no page error was logged", () => {
   assert.deepEqual(errors, []);
 });

@@ -29,7 +29,10 @@ function Title({ store }: { store: NotebookStore }) {
         value={text}
         onInput={(e) => {
           setText(e.currentTarget.value);
-          if (e.currentTarget.value.trim()) store.edit(cell.id, { text: e.currentTarget.value });
+          // An empty title cannot be saved: say so rather than "All changes saved".
+          const empty = !e.currentTarget.value.trim();
+          store.setProblem("title", empty ? "a notebook needs a title" : undefined);
+          if (!empty) store.edit(cell.id, { text: e.currentTarget.value });
         }}
       />
     </h1>
@@ -53,9 +56,11 @@ function TsconfigEditor({ store }: { store: NotebookStore }) {
           try {
             JSON.parse(t);
             setError("");
+            store.setProblem("tsconfig.json");
             store.updateTsconfig(t);
           } catch (e) {
             setError(`Not saved: ${(e as Error).message}`);
+            store.setProblem("tsconfig.json", "tsconfig.json is not valid JSON");
           }
         }, 300);
       },
@@ -63,17 +68,18 @@ function TsconfigEditor({ store }: { store: NotebookStore }) {
     const off = store.onChange(() => store.tsconfig !== undefined && document.activeElement !== v.contentDOM && setRemoteText(v, store.tsconfig));
     return () => (clearTimeout(timer), off(), v.destroy());
   }, [open]);
+  const refused = store.problems.get("tsconfig.json");
   return (
     <details class="cell tsconfig" onToggle={(e) => setOpen((e.currentTarget as HTMLDetailsElement).open)}>
       <summary>tsconfig.json</summary>
-      {error && <p class="error" role="alert">{error}</p>}
+      {(error || refused) && <p class="error" role="alert">{error || `Not saved: ${refused}`}</p>}
       <div class="editor" ref={host} />
     </details>
   );
 }
 
 function saveLabel(store: NotebookStore) {
-  const refused = [...store.refused.values()];
+  const refused = [...[...store.refused.values()].map((r) => r.message), ...store.problems.values()];
   switch (store.saveState) {
     case "saved":
       return "All changes saved";
@@ -82,7 +88,7 @@ function saveLabel(store: NotebookStore) {
     case "offline":
       return "Offline: changes kept locally";
     case "unsaved":
-      return refused.length === 1 ? `Not saved: ${refused[0].message}` : `Not saved: the server refused changes in ${refused.length} cells`;
+      return refused.length === 1 ? `Not saved: ${refused[0]}` : `Not saved: ${refused.length} changes (see the marked cells)`;
   }
 }
 

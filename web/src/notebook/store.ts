@@ -41,6 +41,9 @@ export class NotebookStore {
   /** Events the server answered `not_implemented`: their buttons are disabled. */
   unsupported = new Set<string>();
   refused = new Map<string, Refusal>();
+  /** Not saved for a reason found before sending (an empty title, tsconfig that is not JSON) or refused
+   * outside a cell (tsconfig): key → why. */
+  problems = new Map<string, string>();
   saveState: SaveState = "saved";
   version = 0;
   notice = "";
@@ -58,6 +61,7 @@ export class NotebookStore {
   private updateRequests = new Map<string, { id: string; barrier: number }>();
   private barrierSeq = 0;
   private offline = false;
+  private tsconfigRequest = "";
   private requests = new Map<string, { event: string; resolve: (v: any) => void; reject: (e: Error) => void }>();
   private execRequests = new Map<string, string>();
   private focusRequest: string | null = null;
@@ -196,11 +200,19 @@ export class NotebookStore {
   /** What the save indicator says: anything refused wins, then offline, then in progress. */
   private refreshSave(notify = true) {
     const busy = this.pending.size > 0 || this.inflight.size > 0;
-    const s: SaveState = this.refused.size ? "unsaved" : busy ? (this.offline ? "offline" : "saving") : "saved";
+    const s: SaveState = this.refused.size || this.problems.size ? "unsaved" : busy ? (this.offline ? "offline" : "saving") : "saved";
     if (s !== this.saveState) {
       this.saveState = s;
       if (notify) this.changed();
     }
+  }
+
+  setProblem(key: string, why?: string) {
+    if (why ? this.problems.get(key) === why : !this.problems.has(key)) return;
+    if (why) this.problems.set(key, why);
+    else this.problems.delete(key);
+    this.refreshSave();
+    this.changed();
   }
 
   /** Local edit: applied at once, sent after SAVE_DELAY of quiet. */
@@ -479,7 +491,7 @@ export class NotebookStore {
   }
   updateTsconfig(source: string) {
     this.tsconfig = source;
-    this.send("tsconfig.json:update", { source });
+    this.tsconfigRequest = this.send("tsconfig.json:update", { source });
   }
 
   // ---- server events ----------------------------------------------------------------------------
@@ -511,6 +523,7 @@ export class NotebookStore {
           this.deps.installed(p.exitCode, p.cell.status === "failed");
         }
         this.replace(p.cell);
+        for (const [rid, id] of this.execRequests) if (id === p.cell.id) this.execRequests.delete(rid);
         this.runAll.settle(p.cell);
         break;
       case "cell:formatted":
@@ -553,6 +566,7 @@ export class NotebookStore {
         this.cellListeners.get(p.cellId)?.forEach((f) => f(this.cell(p.cellId)!));
         break;
       case "tsconfig.json:updated":
+        if (p.source === this.tsconfig) this.setProblem("tsconfig.json"); // what this page sent went through
         this.tsconfig = p.source;
         break;
       case "deps:validate:response":
@@ -600,8 +614,8 @@ export class NotebookStore {
       // Which event was refused: the server names it in the message ('cell:exec' …).
       const m = /'([a-z:._-]+)'/i.exec(p.message);
       if (m) this.unsupported.add(m[1]);
-    } else if (p.code === "invalid_tsconfig") {
-      this.notice = p.message;
+    } else if (p.requestId && p.requestId === this.tsconfigRequest) {
+      this.setProblem("tsconfig.json", `tsconfig.json: ${p.message}`);
     }
     this.changed();
   }

@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { useEffect, useMemo, useState } from "preact/hooks";
 import { api, ApiError, titleOf, type Example, type Language, type Session } from "../api";
 import { navigate } from "../router";
 
@@ -7,14 +7,15 @@ type Sort = "recent" | "title";
 function Create({ onError }: { onError: (m: string) => void }) {
   const [name, setName] = useState("");
   const [language, setLanguage] = useState<Language>("typescript");
-  const chosen = useRef(false);
   const [busy, setBusy] = useState(false);
-  // Settings' default language, unless the user picked one before the settings arrived.
+  // Settings' default language; the choice is offered once it is known (a moment), so a click is never
+  // overridden by the settings arriving later.
+  const [ready, setReady] = useState(false);
   useEffect(() => {
     api.settings().then((s) => {
       const l = s.defaultLanguage;
-      if ((l === "typescript" || l === "javascript") && !chosen.current) setLanguage(l);
-    }, () => {});
+      if (l === "typescript" || l === "javascript") setLanguage(l);
+    }, () => {}).finally(() => setReady(true));
   }, []);
   const submit = async (e: Event) => {
     e.preventDefault();
@@ -32,11 +33,11 @@ function Create({ onError }: { onError: (m: string) => void }) {
       <h2 id="create-title">New notebook</h2>
       <label for="nb-name">Title</label>
       <input id="nb-name" maxLength={44} placeholder="Untitled" value={name} onInput={(e) => setName(e.currentTarget.value)} />
-      <fieldset class="row">
+      <fieldset class="row" disabled={!ready} aria-busy={!ready || undefined}>
         <legend>Language</legend>
         {(["typescript", "javascript"] as const).map((l) => (
           <label key={l} class="radio">
-            <input type="radio" name="lang" value={l} checked={language === l} onChange={() => ((chosen.current = true), setLanguage(l))} />
+            <input type="radio" name="lang" value={l} checked={language === l} onChange={() => setLanguage(l)} />
             {l === "typescript" ? "TypeScript" : "JavaScript"}
           </label>
         ))}
