@@ -1,6 +1,6 @@
 //! Where tsserver comes from: the notebook's own `typescript` when it ships a tsserver, else a pinned
-//! TypeScript that Quire installs once with npm into `DATA_DIR/cache/typescript-<ver>/`, so diagnostics
-//! work before the user installs dependencies. Installs are serialised in-process and land by an atomic
+//! TypeScript that Quire installs once with npm (with Node's types) into `DATA_DIR/cache/`, so
+//! diagnostics work before the user installs dependencies. Installs are serialised in-process and land by an atomic
 //! rename, so two servers sharing a data dir never see a half-installed copy.
 
 use crate::Error;
@@ -10,6 +10,10 @@ use std::time::Duration;
 
 /// TypeScript 7 ships no tsserver (it speaks LSP); the 5.9 line keeps the tsserver protocol.
 pub const TS_VERSION: &str = "5.9.3";
+/// Node's own types, for the Node these hosts run (20), installed beside TypeScript so a new notebook
+/// knows `Buffer`, `process.stdout` and `node:fs` before it installs anything.
+pub const NODE_TYPES_VERSION: &str = "20.19.43";
+const NODE_TYPES: &str = "node_modules/@types/node";
 const TSSERVER: &str = "node_modules/typescript/lib/tsserver.js";
 const INSTALL_TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -46,18 +50,44 @@ impl Installer {
         Installer { cache_dir, lock: tokio::sync::Mutex::new(()) }
     }
 
-    /// The pinned install's directory (it holds `node_modules/typescript`).
+    /// The pinned install's directory (it holds `node_modules/typescript` and `@types/node`).
     pub fn dir(&self) -> PathBuf {
-        self.cache_dir.join(format!("typescript-{TS_VERSION}"))
+        self.cache_dir.join(format!("typescript-{TS_VERSION}+node-{NODE_TYPES_VERSION}"))
+    }
+
+    /// Give a notebook that has no `@types/node` of its own the pinned one: a symlink in its
+    /// `node_modules/@types` (npm replaces or prunes it at the next install, and the language
+    /// service links it again after that).
+    pub fn link_node_types(&self, notebook_dir: &Path) {
+        let at = notebook_dir.join(NODE_TYPES);
+        if at.join("package.json").is_file() {
+            return; // the notebook's own (or an earlier, still valid link)
+        }
+        let target = self.dir().join(NODE_TYPES);
+        if !target.join("package.json").is_file() {
+            return;
+        }
+        let _ = std::fs::remove_file(&at); // a dangling link to an older cache
+        let made = std::fs::create_dir_all(notebook_dir.join("node_modules/@types"))
+            .and_then(|()| std::os::unix::fs::symlink(&target, &at));
+        if let Err(e) = made {
+            tracing::debug!(dir = %notebook_dir.display(), error = %e, "could not link @types/node");
+        }
     }
 
     /// The tsserver to run for a notebook.
     pub async fn tsserver_for(&self, notebook_dir: &Path) -> Result<PathBuf, Error> {
         let own = notebook_dir.join(TSSERVER);
         if tokio::fs::metadata(&own).await.is_ok_and(|m| m.is_file()) {
+            // Its own TypeScript; Node's types still come from the cache when it has none.
+            if self.ensure().await.is_ok() {
+                self.link_node_types(notebook_dir);
+            }
             return Ok(own);
         }
-        self.ensure().await
+        let pinned = self.ensure().await?;
+        self.link_node_types(notebook_dir);
+        Ok(pinned)
     }
 
     /// Install the pinned TypeScript unless it is already there; returns its tsserver.js.
@@ -108,6 +138,7 @@ impl Installer {
         let mut cmd = tokio::process::Command::new("npm");
         cmd.args(["install", "--no-audit", "--no-fund", "--ignore-scripts", "--no-package-lock"])
             .arg(format!("typescript@{TS_VERSION}"))
+            .arg(format!("@types/node@{NODE_TYPES_VERSION}"))
             .current_dir(tmp)
             .env_clear()
             .envs(child_env())
@@ -131,7 +162,10 @@ impl Installer {
         let version = serde_json::from_str::<serde_json::Value>(&pkg)
             .ok()
             .and_then(|v| v["version"].as_str().map(String::from));
-        if version.as_deref() != Some(TS_VERSION) || !tmp.join(TSSERVER).is_file() {
+        if version.as_deref() != Some(TS_VERSION)
+            || !tmp.join(TSSERVER).is_file()
+            || !tmp.join(NODE_TYPES).join("index.d.ts").is_file()
+        {
             return Err(Error::Unavailable(format!(
                 "npm installed typescript {version:?}, not {TS_VERSION}"
             )));

@@ -270,6 +270,8 @@ impl Service {
 
     /// Reload the project (dependencies changed on disk) and check every cell.
     pub async fn reload(&self) {
+        // An install may have pruned the link to the pinned @types/node (a notebook without its own).
+        self.installer.link_node_types(&self.dir);
         let mut guard = self.state.lock().await;
         let st = &mut *guard;
         let Some(run) = &mut st.run else { return };

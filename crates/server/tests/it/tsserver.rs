@@ -384,3 +384,26 @@ async fn javascript_type_errors_only_with_the_setting() {
     notebook(&s, &mut ws2, "javascript", &[("K", "main.js", src)]).await;
     diagnostics(&mut ws2, "K", |d| d.iter().any(|x| x["code"] == 2339)).await;
 }
+
+#[tokio::test]
+async fn a_new_typescript_notebook_knows_node_and_its_typed_secrets() {
+    let s = server().await;
+    let mut ws = s.ws().await;
+    let src = "import fs from 'node:fs';\nimport { join } from 'node:path';\n\
+               const b: Buffer = Buffer.from('x');\nprocess.stdout.write(b);\nprocess.exitCode = 0;\n\
+               const key: string = process.env.API_KEY;\nconsole.log(fs.existsSync(join('.', key)));\n";
+    let nb = notebook(&s, &mut ws, "typescript", &[]).await;
+    // A linked secret is typed: it extends Node's ProcessEnv instead of replacing `process`.
+    s.post("/api/secrets", json!({"name": "API_KEY", "value": "v"})).await;
+    let r = s.http.put(s.url(&format!("/api/sessions/{}/secrets/API_KEY", nb.id))).send().await.unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    ws.send(&nb.topic, "cell:create", json!({"index": 2, "cell": code_cell("n", "node.ts", src)})).await;
+    let d = diagnostics(&mut ws, "n", |_| true).await;
+    assert!(d.is_empty(), "Node's APIs and typed secrets type-check with nothing installed: {d:?}");
+    // A real error is still reported (the check did run).
+    let bad =
+        json!({"cellId": "n", "updates": {"source": format!("{src}const n: number = Buffer.from('x');\n")}});
+    ws.send(&nb.topic, "cell:update", bad).await;
+    let d = diagnostics(&mut ws, "n", |d| !d.is_empty()).await;
+    assert!(d.iter().all(|x| x["start"]["line"] == 8), "only the new line: {d:?}");
+}
