@@ -169,6 +169,47 @@ test("an empty title and a tsconfig the server refuses are reported as not saved
   await p.close();
 });
 
+test("a new cell the server refuses, and an edit refused the Srcbook way (cell:error + rollback), are kept", async () => {
+  const id = await importNotebook(server, srcmd({ title: "Simulated refusals", cells: [["a.js", "let a = 1;"]] }));
+  const p = await context.newPage();
+  watchErrors(p, errors);
+  let refusedCreate = false;
+  await p.routeWebSocket(/\/websocket$/, (ws) => {
+    const upstream = ws.connectToServer();
+    const reply = (topic, event, payload) => ws.send(JSON.stringify([topic, event, payload]));
+    ws.onMessage((msg) => {
+      const [topic, event, q] = JSON.parse(String(msg));
+      if (event === "cell:create" && !refusedCreate) {
+        refusedCreate = true;
+        return reply(topic, "error", { code: "invalid_cell", message: "that file name is taken", requestId: q.requestId });
+      }
+      // A server without `error` events (Srcbook): only cell:error, then its copy of the cell.
+      if (event === "cell:update" && /refuse me/.test(q.updates.source ?? "")) {
+        reply(topic, "cell:error", { cellId: q.cellId, errors: [{ message: "This edit is refused" }] });
+        return reply(topic, "cell:updated", { cell: { id: q.cellId, type: "code", source: "let a = 1;", language: "javascript", filename: "a.js", status: "idle" } });
+      }
+      upstream.send(msg);
+    });
+  });
+  await p.goto(`${server.base}/srcbooks/${id}`);
+  const a = p.locator("section.cell.code").first();
+  await a.locator(".cm-content").click();
+  await p.keyboard.press("Control+End");
+  await p.keyboard.type(" // refuse me");
+  await saveState(p, "Not saved: This edit is refused").waitFor();
+  assert.match(await codeText(a), /let a = 1; \/\/ refuse me/);
+
+  await p.getByRole("button", { name: "+ Code" }).last().click();
+  const added = p.locator("section.cell.code").nth(1);
+  await added.getByTestId("refused").filter({ hasText: "This cell could not be added: that file name is taken" }).waitFor();
+  await added.locator(".cm-content").click();
+  await p.keyboard.type("const later = 2;");
+  await added.getByRole("button", { name: "Re-create as a new cell" }).click();
+  await p.locator("section.cell.code").nth(1).getByTestId("refused").waitFor({ state: "detached" });
+  await until("the re-created cell", async () => (await session(id)).cells.some((c) => c.type === "code" && c.source === "const later = 2;"));
+  await p.close();
+});
+
 test("no page error was logged", () => {
   assert.deepEqual(errors, []);
 });

@@ -7,7 +7,7 @@ import { api, type Cell, type CodeCell, type Session } from "../api";
 import { newId, socket } from "../ws";
 import { Deps } from "./deps";
 import { RunAll } from "./runall";
-import { holds, lineOf, loadKept, saveKept, snapshot, withUpdates, type Kept, type Updates } from "./edits";
+import { freeName, holds, keptOf, lineOf, loadKept, restoreKept, saveKept, single, snapshot, withUpdates, type Updates } from "./edits";
 
 export type Output = { type: "stdout" | "stderr"; data: string };
 export type Diagnostic = { code: number; category: string; text: string; start: { line: number; offset: number }; end: { line: number; offset: number } };
@@ -28,7 +28,6 @@ export function newCellId() {
   return Array.from(b, (x) => a[x & 31]).join("");
 }
 
-const single = (c: Cell | undefined) => c?.type === "title" || c?.type === "package.json";
 
 export class NotebookStore {
   session: Session;
@@ -64,6 +63,7 @@ export class NotebookStore {
   private tsconfigRequest = "";
   private requests = new Map<string, { event: string; resolve: (v: any) => void; reject: (e: Error) => void }>();
   private execRequests = new Map<string, string>();
+  private createRequests = new Map<string, string>();
   private focusRequest: string | null = null;
   private unsubscribe: () => void;
 
@@ -161,40 +161,17 @@ export class NotebookStore {
   // ---- edits ------------------------------------------------------------------------------------
 
   private restore() {
-    const kept = loadKept(this.session.id);
-    for (const [id, k] of Object.entries(kept)) {
-      const target = this.cell(id) ?? (single(k.cell) ? this.cells.find((c) => c.type === k.cell!.type) : undefined);
-      if (target) {
-        this.cells = this.cells.map((c) => (c.id === target.id ? withUpdates(c, k.u) : c));
-        this.pending.set(target.id, k.u);
-        this.schedule(target.id, 0);
-      } else {
-        // The server no longer has this cell: show it again where it was, with its text, as not saved.
-        const ext = this.language === "typescript" ? "ts" : "js";
-        const base: Cell = k.cell ?? ("text" in k.u ? { id, type: "markdown", text: "" }
-          : { id, type: "code", source: "", language: this.language, filename: `recovered-${id.slice(0, 6)}.${ext}`, status: "idle" });
-        const at = Math.max(1, Math.min(k.index ?? this.cells.length, this.cells.length));
-        this.cells = [...this.cells.slice(0, at), withUpdates(base, k.u), ...this.cells.slice(at)];
-        this.refused.set(id, { code: "cell_not_found", message: GONE, gone: true, updates: k.u });
-      }
-    }
+    const r = restoreKept(this.cells, loadKept(this.session.id), this.language);
+    this.cells = r.cells;
+    for (const [id, u] of r.resend) (this.pending.set(id, u), this.schedule(id, 0));
+    for (const [id, u] of r.gone) this.refused.set(id, { code: "cell_not_found", message: GONE, gone: true, updates: u });
     this.refreshSave(false);
   }
 
   private persist() {
-    const all: Record<string, Kept> = {};
     const ids = new Set([...this.refused.keys(), ...this.inflight.keys(), ...this.pending.keys()]);
-    for (const id of ids) {
-      const index = this.cells.findIndex((c) => c.id === id);
-      const r = this.refused.get(id);
-      all[id] = {
-        u: this.localUpdates(id)!,
-        cell: index >= 0 ? snapshot(this.cells[index]) : undefined,
-        index,
-        refused: r && { code: r.code, message: r.message },
-      };
-    }
-    saveKept(this.session.id, all);
+    const edits = [...ids].map((id) => ({ id, u: this.localUpdates(id)!, refused: this.refused.get(id) }));
+    saveKept(this.session.id, keptOf(this.cells, edits));
   }
 
   /** What the save indicator says: anything refused wins, then offline, then in progress. */
@@ -314,7 +291,7 @@ export class NotebookStore {
     if (!c || !r?.gone || (c.type !== "code" && c.type !== "markdown")) return;
     const at = this.cells.findIndex((x) => x.id === id);
     this.dropCell(id);
-    const fresh = withUpdates(c.type === "code" ? { ...(snapshot(c) as CodeCell), filename: this.freeName(c.filename) } : c, r.updates);
+    const fresh = withUpdates(c.type === "code" ? { ...(snapshot(c) as CodeCell), filename: freeName(this.cells, c.filename) } : c, r.updates);
     this.insertCell(at, { ...fresh, id: newCellId() }, false);
   }
 
@@ -375,15 +352,6 @@ export class NotebookStore {
     this.changed();
   }
 
-  private freeName(name: string) {
-    const taken = new Set(this.cells.map((c) => (c.type === "code" ? c.filename : "")));
-    if (!taken.has(name)) return name;
-    const [base, ext] = [name.replace(/\.[^.]+$/, ""), name.slice(name.lastIndexOf("."))];
-    let n = 2;
-    while (taken.has(`${base}-${n}${ext}`)) n++;
-    return `${base}-${n}${ext}`;
-  }
-
   /** After (re)subscribing: send again whatever the server may not have received. */
   private resend() {
     this.offline = false;
@@ -414,7 +382,7 @@ export class NotebookStore {
     index = Math.max(2, Math.min(index, this.cells.length));
     this.cells = [...this.cells.slice(0, index), cell, ...this.cells.slice(index)];
     if (focus) this.focusRequest = cell.id;
-    this.send("cell:create", { index, cell });
+    this.createRequests.set(this.send("cell:create", { index, cell }), cell.id);
     this.changed();
   }
 
@@ -533,6 +501,7 @@ export class NotebookStore {
         }
         break;
       case "cell:created":
+        for (const [rid, id] of this.createRequests) if (id === p?.cell?.id) this.createRequests.delete(rid);
         if (p?.cell && !this.cell(p.cell.id)) {
           const i = Math.min(p.index, this.cells.length);
           this.cells = [...this.cells.slice(0, i), p.cell, ...this.cells.slice(i)];
@@ -557,10 +526,15 @@ export class NotebookStore {
         this.outputs.set(p.cellId, [...list, p.output]);
         break;
       }
-      case "cell:error":
+      case "cell:error": {
+        const messages: string[] = (p.errors ?? []).map((e: { message: string }) => e.message);
+        // Srcbook's refusal of an edit (before its rollback), should no `error` event have named it.
+        if (this.inflight.has(p.cellId) && !p.errors?.some((e: { attribute?: string }) => e.attribute === "formatting"))
+          this.refuse(p.cellId, "refused", messages.join(" "));
         // A refused edit's reason is shown with the kept text instead.
-        if (!this.refused.has(p.cellId)) this.errors.set(p.cellId, (p.errors ?? []).map((e: { message: string }) => e.message));
+        if (!this.refused.has(p.cellId)) this.errors.set(p.cellId, messages);
         break;
+      }
       case "tsserver:cell:diagnostics":
         this.diagnostics.set(p.cellId, p.diagnostics ?? []);
         this.cellListeners.get(p.cellId)?.forEach((f) => f(this.cell(p.cellId)!));
@@ -594,6 +568,17 @@ export class NotebookStore {
       // Only the cell's latest edit counts: an older one refused (e.g. sent twice around a reconnect) is moot.
       if (this.inflight.get(upd.id)?.requestId === p.requestId) this.refuse(upd.id, p.code, p.message);
       return;
+    }
+    const created = p.requestId ? this.createRequests.get(p.requestId) : undefined;
+    if (created && this.cell(created)) {
+      // The server did not take the new cell: it stays, with what it holds, to be re-created or dropped.
+      const c = this.cell(created)!;
+      const updates = this.localUpdates(created) ?? (c.type === "markdown" ? { text: c.text } : { source: "source" in c ? c.source : "" });
+      this.pending.delete(created);
+      this.refused.set(created, { code: p.code, message: `This cell could not be added: ${p.message}`, gone: true, updates });
+      this.persist();
+      this.refreshSave();
+      return this.changed();
     }
     const exec = p.requestId ? this.execRequests.get(p.requestId) : undefined;
     if (exec) {
