@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
+import { pathToFileURL } from 'node:url';
 import { inspect } from 'node:util';
 import { Worker } from 'node:worker_threads';
 
@@ -125,12 +126,19 @@ function finish(run, code) {
   runs.delete(run.id);
 }
 
+// As in worker.cjs: frames of the notebook's files are shown relative to it (`src/<cell>.ts:3:7`).
+const here = [...new Set([process.cwd(), fs.realpathSync(process.cwd())])];
+const prefixes = here.flatMap((d) => [pathToFileURL(d).href + '/', d + '/']);
+const escape = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const FRAME = new RegExp(`(\\bat (?:[^\\n(]*\\()?)(?:${prefixes.map(escape).join('|')})`, 'g');
+
+// `inspect` shows an error's stack, its own properties and its cause, each once (an error without
+// frames, such as an fs promise's, printed its message twice when stack and inspect were joined).
 function formatError(e) {
-  if (e && typeof e === 'object' && typeof e.stack === 'string') {
-    const extra = inspect(e).split('\n').filter((l) => !e.stack.includes(l));
-    return [e.stack, ...extra].join('\n');
-  }
-  return `Uncaught ${inspect(e)}`;
+  const text = e instanceof Error || (e && typeof e === 'object' && typeof e.stack === 'string')
+    ? inspect(e)
+    : `Uncaught ${inspect(e)}`;
+  return text.replace(FRAME, '$1');
 }
 
 // Programs Quire runs for the notebook (npm, prettier): children of the host, so they share its

@@ -8,6 +8,15 @@ const { parentPort } = require('node:worker_threads');
 
 const MAX_FRAME = 1 << 20;
 
+// Stack frames of the notebook's own files read `src/<cell>.ts:line:col` (and `node_modules/…`),
+// not the data dir's absolute path: shorter, and the same on every machine.
+const { pathToFileURL } = require('node:url');
+const here = [...new Set([process.cwd(), fs.realpathSync(process.cwd())])];
+const prefixes = here.flatMap((d) => [pathToFileURL(d).href + '/', d + '/']);
+const escape = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const FRAME = new RegExp(`(\\bat (?:[^\\n(]*\\()?)(?:${prefixes.map(escape).join('|')})`, 'g');
+const shortenFrames = (text) => (text.includes('at ') ? text.replace(FRAME, '$1') : text);
+
 // Output frames: u32 length | u8 stream (1 stdout, 2 stderr) | u32 0 | bytes. Written synchronously, so
 // output streams while a synchronous loop runs, and a full pipe holds the writer back.
 function redirect(stream, kind, fd, mute) {
@@ -15,7 +24,7 @@ function redirect(stream, kind, fd, mute) {
     if (typeof encoding === 'function') [cb, encoding] = [encoding, undefined];
     if (Atomics.load(mute, 0) === 0) {
       const bytes = typeof chunk === 'string'
-        ? Buffer.from(chunk, encoding)
+        ? Buffer.from(shortenFrames(chunk), encoding)
         : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
       for (let at = 0; at < bytes.length; at += MAX_FRAME) {
         const part = bytes.subarray(at, at + MAX_FRAME);

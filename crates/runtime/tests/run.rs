@@ -97,12 +97,33 @@ async fn errors_point_at_typescript_lines() {
     let (_, err, o) = nb.run("boom.ts").await;
     assert_eq!(o.exit_code, Some(1), "{err}");
     assert!(err.contains("Error: boom 1"), "{err}");
-    assert!(err.contains("boom.ts:5:9"), "stack must show the TS line and column: {err}");
-    let src = nb.dir.path().join("src").to_string_lossy().into_owned();
-    assert!(err.contains(&src), "stack must name the cell's own file: {err}");
+    assert!(
+        err.contains("(src/boom.ts:5:9)"),
+        "frames name the cell as src/<cell> with the TS line and column: {err}"
+    );
+    let dir = nb.dir.path().to_string_lossy().into_owned();
+    assert!(!err.contains(&dir), "no data-dir path in a stack: {err}");
     nb.write("jsboom.js", "\n\nconst f = () => { throw new Error('js boom') };\nf();\n");
     let (_, err, _) = nb.run("jsboom.js").await;
-    assert!(err.contains("jsboom.js:3:25") && err.contains(&src), "{err}");
+    assert!(err.contains("(src/jsboom.js:3:25)") && !err.contains(&dir), "{err}");
+    // Printed by the cell itself, the same.
+    nb.write("logged.ts", "try {\n  JSON.parse('{');\n} catch (e) {\n  console.error(e);\n}\n");
+    let (_, err, _) = nb.run("logged.ts").await;
+    assert!(err.contains("(src/logged.ts:2:8)") && !err.contains(&dir), "{err}");
+}
+
+#[tokio::test]
+async fn an_async_error_prints_its_message_once() {
+    let nb = notebook(|_| {});
+    nb.write("missing.ts", "import fs from 'node:fs';\nawait fs.promises.readFile('nope.txt');\n");
+    let (_, err, o) = nb.run("missing.ts").await;
+    assert_eq!(o.exit_code, Some(1), "{err}");
+    assert_eq!(err.matches("no such file or directory").count(), 1, "{err}");
+    assert!(err.contains("code: 'ENOENT'"), "its properties are shown: {err}");
+    nb.write("cause.ts", "throw new Error('outer', { cause: new Error('inner') });\n");
+    let (_, err, _) = nb.run("cause.ts").await;
+    assert_eq!((err.matches("outer").count(), err.matches("inner").count()), (1, 1), "{err}");
+    assert!(!err.contains("at async ModuleLoader.import (node:internal/modules/esm/loader:606:24)\n    at async ModuleLoader.import"), "no repeated frame: {err}");
 }
 
 #[tokio::test]
