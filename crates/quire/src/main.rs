@@ -366,7 +366,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.any_package_source = args.any_package_source;
     if !args.no_sandbox {
         let program = std::env::current_exe().context("cannot find the quire binary to run the sandbox")?;
-        config.sandbox = Some(quire_runtime::sandbox::Launcher { program, args: vec!["sandbox".into()] });
+        config.sandbox = Some(quire_sandbox::Launcher { program, args: vec!["sandbox".into()] });
     }
     if !(args.audit_retention_days.is_finite() && args.audit_retention_days > 0.0) {
         bail!("--audit-retention-days must be a positive number");
@@ -399,7 +399,7 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     // The sandbox supervisor needs no async runtime, logging or anything else of the server.
     let command = match cli.command {
-        Command::Sandbox { spec } => std::process::exit(quire_runtime::sandbox::supervise(&spec)),
+        Command::Sandbox { spec } => std::process::exit(quire_sandbox::supervise(&spec)),
         other => other,
     };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;

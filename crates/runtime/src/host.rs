@@ -139,6 +139,7 @@ impl Host {
                     read: plan.paths.read,
                     write,
                     control: ctl,
+                    stdin: false,
                 })
                 .map_err(|e| HostError::Spawn(std::io::Error::other(e)))?;
                 let mut cmd = Command::new(&plan.launcher.program);

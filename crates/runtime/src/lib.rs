@@ -9,7 +9,7 @@ mod npm;
 pub mod output;
 mod pump;
 mod runtime;
-pub mod sandbox;
+pub use quire_sandbox as sandbox;
 mod shadow;
 mod specs;
 pub mod transpile;

@@ -140,7 +140,10 @@ impl Runtime {
         // Run directories left by a previous process (a crash) are of no use to anyone.
         let _ = std::fs::remove_dir_all(cfg.data_dir.join("cache").join("run"));
         crate::host::remove_stale_sock_dirs();
-        let installs = [&cfg.node, &cfg.npm].iter().flat_map(|b| install_dirs(b, &cfg.base_env)).collect();
+        let installs = [&cfg.node, &cfg.npm]
+            .iter()
+            .flat_map(|b| crate::sandbox::install_dirs(b, &cfg.base_env))
+            .collect();
         Ok(Arc::new(Runtime {
             cfg,
             scripts,
@@ -319,24 +322,6 @@ impl Runtime {
             }
         }
     }
-}
-
-/// Where a program (`node`, `npm`) is installed: the resolved binary's directory and the prefix above
-/// it, so the sandbox can read its libraries (`/usr/bin/node` → `/usr`; nvm's
-/// `~/.nvm/versions/node/v20/bin/node` → that version's directory).
-fn install_dirs(bin: &Path, env: &[(String, String)]) -> Vec<PathBuf> {
-    let found = if bin.components().count() > 1 {
-        Some(bin.to_path_buf())
-    } else {
-        let path = env.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.as_str()).unwrap_or("");
-        std::env::split_paths(path).map(|d| d.join(bin)).find(|p| p.is_file())
-    };
-    let Some(real) = found.and_then(|p| p.canonicalize().ok()) else { return Vec::new() };
-    let mut out = Vec::new();
-    if let Some(dir) = real.parent() {
-        out.push(dir.parent().unwrap_or(dir).to_path_buf());
-    }
-    out
 }
 
 /// A run's directory, removed (off the async threads) when the run is over.

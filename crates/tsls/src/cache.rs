@@ -50,6 +50,10 @@ impl Installer {
         Installer { cache_dir, lock: tokio::sync::Mutex::new(()) }
     }
 
+    pub fn cache_dir(&self) -> &Path {
+        &self.cache_dir
+    }
+
     /// The pinned install's directory (it holds `node_modules/typescript` and `@types/node`).
     pub fn dir(&self) -> PathBuf {
         self.cache_dir.join(format!("typescript-{TS_VERSION}+node-{NODE_TYPES_VERSION}"))

@@ -126,6 +126,9 @@ pub struct Manager {
     installer: Arc<Installer>,
     idle: Duration,
     node: PathBuf,
+    /// Run tsserver in the notebook's sandbox (it may be the notebook's own TypeScript, which a cell
+    /// can rewrite).
+    sandbox: Option<quire_sandbox::Launcher>,
     services: Mutex<HashMap<String, Arc<Service>>>,
     out: mpsc::UnboundedSender<Output>,
     outputs: Mutex<Option<mpsc::UnboundedReceiver<Output>>>,
@@ -141,11 +144,18 @@ impl Manager {
             installer: Arc::new(Installer::new(cache_dir)),
             idle,
             node,
+            sandbox: None,
             services: Default::default(),
             out,
             outputs: Mutex::new(Some(rx)),
             closed: Default::default(),
         }
+    }
+
+    /// Start every tsserver under the sandbox supervisor.
+    pub fn with_sandbox(mut self, launcher: Option<quire_sandbox::Launcher>) -> Self {
+        self.sandbox = launcher;
+        self
     }
 
     /// The event stream (once).
@@ -179,6 +189,7 @@ impl Manager {
                     self.closed.clone(),
                     self.idle,
                     self.node.clone(),
+                    self.sandbox.clone(),
                 )
             })
             .clone()

@@ -27,9 +27,24 @@ pub enum Msg {
 
 type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Value>>>>;
 
+/// tsserver confined like a notebook's cells: it reads the notebook (maybe running the notebook's own
+/// TypeScript, which a cell could have rewritten), the TypeScript cache and the system, writes only a
+/// temp dir of its own.
+pub struct Sandboxed<'a> {
+    pub launcher: &'a quire_sandbox::Launcher,
+    pub read: Vec<std::path::PathBuf>,
+}
+
+/// The supervisor's control FIFO and the temp dir holding it; dropping them stops the whole tree.
+struct Confinement {
+    _control: std::fs::File,
+    _dir: tempfile::TempDir,
+}
+
 pub struct TsProcess {
     pub pid: u32,
     child: tokio::process::Child,
+    _confinement: Option<Confinement>,
     stdin: Option<mpsc::UnboundedSender<Vec<u8>>>,
     seq: AtomicU64,
     pending: Pending,
@@ -44,19 +59,28 @@ impl TsProcess {
         tsserver: &Path,
         cwd: &Path,
         msgs: mpsc::UnboundedSender<Msg>,
+        sandbox: Option<Sandboxed<'_>>,
     ) -> Result<Self, Error> {
-        let mut cmd = tokio::process::Command::new(node);
-        cmd.arg(tsserver)
-            .args([
+        let mut args = vec![tsserver.to_string_lossy().into_owned()];
+        args.extend(
+            [
                 "--disableAutomaticTypingAcquisition",
                 "--noGetErrOnBackgroundUpdate",
                 "--useInferredProjectPerProjectRoot",
                 "--locale",
                 "en",
-            ])
-            .current_dir(cwd)
-            .env_clear()
-            .envs(cache::child_env())
+            ]
+            .map(String::from),
+        );
+        let (mut cmd, confinement) = match sandbox {
+            None => {
+                let mut cmd = tokio::process::Command::new(node);
+                cmd.args(&args).env_clear().envs(cache::child_env());
+                (cmd, None)
+            }
+            Some(s) => confined(node, args, cwd, s)?,
+        };
+        cmd.current_dir(cwd)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -104,7 +128,14 @@ impl TsProcess {
             };
             let _ = msgs.send(Msg::Exited(reason));
         });
-        Ok(TsProcess { pid, child, stdin: Some(tx), seq: AtomicU64::new(0), pending })
+        Ok(TsProcess {
+            pid,
+            child,
+            _confinement: confinement,
+            stdin: Some(tx),
+            seq: AtomicU64::new(0),
+            pending,
+        })
     }
 
     fn write(&self, command: &str, arguments: Value, waiter: Option<oneshot::Sender<Value>>) -> u64 {
@@ -143,6 +174,51 @@ impl TsProcess {
         }
         tracing::debug!(pid = self.pid, "tsserver stopped");
     }
+}
+
+/// The supervisor command for a confined tsserver.
+fn confined(
+    node: &Path,
+    args: Vec<String>,
+    cwd: &Path,
+    s: Sandboxed<'_>,
+) -> Result<(tokio::process::Command, Option<Confinement>), Error> {
+    let fail = |what: &str, e: std::io::Error| Error::Unavailable(format!("could not {what}: {e}"));
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("quire-tsserver-{}-", std::process::id()))
+        .tempdir()
+        .map_err(|e| fail("make the sandbox dir", e))?;
+    let (ctl, tmp) = (dir.path().join("ctl"), dir.path().join("tmp"));
+    std::fs::create_dir(&tmp).map_err(|e| fail("make the temp dir", e))?;
+    rustix::fs::mkfifoat(rustix::fs::CWD, &ctl, rustix::fs::Mode::from_raw_mode(0o600))
+        .map_err(|e| fail("make the control FIFO", e.into()))?;
+    // Read-write: opening never blocks, and the supervisor sees EOF only when this end closes.
+    let control = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&ctl)
+        .map_err(|e| fail("open the FIFO", e))?;
+    let env: Vec<(String, String)> = cache::child_env()
+        .filter(|(k, _)| k != "TMPDIR")
+        .chain([("TMPDIR".to_string(), tmp.to_string_lossy().into_owned())])
+        .collect();
+    let mut read = s.read;
+    read.extend(quire_sandbox::install_dirs(node, &env));
+    let paths = quire_sandbox::Paths::for_notebook(&read, &[tmp], None);
+    let spec = quire_sandbox::Spec {
+        program: node.to_path_buf(),
+        args,
+        cwd: cwd.to_path_buf(),
+        env,
+        read: paths.read,
+        write: paths.write,
+        control: ctl,
+        stdin: true,
+    };
+    let spec = serde_json::to_string(&spec).map_err(|e| Error::Unavailable(e.to_string()))?;
+    let mut cmd = tokio::process::Command::new(&s.launcher.program);
+    cmd.args(&s.launcher.args).arg(spec).env_clear();
+    Ok((cmd, Some(Confinement { _control: control, _dir: dir })))
 }
 
 /// Hand every complete frame on: responses to their waiters (then an `Ack`), events to the service.

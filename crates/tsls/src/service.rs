@@ -75,6 +75,7 @@ pub struct Service {
     /// How long tsserver outlives the last subscriber.
     idle: Duration,
     node: PathBuf,
+    sandbox: Option<quire_sandbox::Launcher>,
     generation: AtomicU64,
     pid: AtomicU32,
 }
@@ -92,6 +93,7 @@ impl Service {
         closed: Arc<AtomicBool>,
         idle: Duration,
         node: PathBuf,
+        sandbox: Option<quire_sandbox::Launcher>,
     ) -> Arc<Self> {
         let (sync_tx, mut sync_rx) = mpsc::unbounded_channel::<Snapshot>();
         let svc = Arc::new(Service {
@@ -106,6 +108,7 @@ impl Service {
             idle_gen: AtomicU64::new(0),
             idle,
             node,
+            sandbox,
             generation: AtomicU64::new(0),
             pid: AtomicU32::new(0),
         });
@@ -216,7 +219,11 @@ impl Service {
         }
         self.keep_alive_unowned();
         let (tx, rx) = mpsc::unbounded_channel();
-        let proc = TsProcess::spawn(&self.node, tsserver, &self.dir, tx)?;
+        let sandbox = self.sandbox.as_ref().map(|launcher| crate::process::Sandboxed {
+            launcher,
+            read: vec![self.dir.clone(), self.installer.cache_dir().to_path_buf()],
+        });
+        let proc = TsProcess::spawn(&self.node, tsserver, &self.dir, tx, sandbox)?;
         let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
         tokio::spawn(pump(Arc::downgrade(self), rx, generation));
 

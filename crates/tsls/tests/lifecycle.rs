@@ -18,7 +18,9 @@ async fn concurrent_installs_into_one_cache_leave_one_complete_copy() {
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
-    assert_eq!(names, [format!("typescript-{}", quire_tsls::TS_VERSION)], "no temp dirs left");
+    let want = a.dir().file_name().unwrap().to_string_lossy().into_owned();
+    assert_eq!(names, [want], "no temp dirs left");
+    assert!(a.dir().join("node_modules/@types/node/index.d.ts").is_file(), "Node's types come along");
     // Installed: the next call does not run npm again.
     let t = std::time::Instant::now();
     a.ensure().await.unwrap();

@@ -22,6 +22,7 @@ pub const CHECK_JS_SETTING: &str = "javascriptTypeCheck";
 
 pub fn manager(config: &Config) -> Manager {
     Manager::new(config.data_dir.join("cache"), config.tsserver_idle, config.node.clone())
+        .with_sandbox(config.sandbox.clone())
 }
 
 /// Forward the language service's events to subscribers until the server state is dropped.

@@ -46,7 +46,7 @@ pub fn supervise(spec_json: &str) -> i32 {
             .current_dir(&spec.cwd)
             .env_clear()
             .envs(spec.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
+            .stdin(if spec.stdin { Stdio::inherit() } else { Stdio::null() })
             .process_group(0);
         cmd.spawn()
             .map(|c| (c.id() as i32, confined))

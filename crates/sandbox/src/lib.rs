@@ -12,6 +12,8 @@
 //! control FIFO closes (which also happens if the server is killed). Where the kernel has no
 //! Landlock the processes still run, and the server says so at start and in `/health`.
 
+#![forbid(unsafe_code)]
+
 mod procs;
 mod rules;
 mod supervise;
@@ -20,7 +22,7 @@ pub use rules::{Paths, probe};
 pub use supervise::supervise;
 
 use serde::{Deserialize, Serialize};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// How to start the supervisor: a program and the arguments before the spec (for Quire:
 /// `current_exe()` and `["sandbox"]`).
@@ -43,6 +45,9 @@ pub struct Spec {
     pub write: Vec<PathBuf>,
     /// A FIFO the supervisor reads commands from; when the server's end closes, everything stops.
     pub control: PathBuf,
+    /// Hand the supervisor's stdin to the program (tsserver speaks on it); else /dev/null.
+    #[serde(default)]
+    pub stdin: bool,
 }
 
 /// Commands on the control FIFO (one per line).
@@ -52,6 +57,24 @@ pub const TERM: &str = "term";
 /// The environment variable that tags every process a run starts, so a stopped run's processes can
 /// be found and killed without touching the other runs of the notebook.
 pub const RUN_ID_ENV: &str = "QUIRE_RUN_ID";
+
+/// Where a program (`node`, `npm`) is installed: the resolved binary's directory and the prefix above
+/// it, so the sandbox can read its libraries (`/usr/bin/node` → `/usr`; nvm's
+/// `~/.nvm/versions/node/v20/bin/node` → that version's directory).
+pub fn install_dirs(bin: &Path, env: &[(String, String)]) -> Vec<PathBuf> {
+    let found = if bin.components().count() > 1 {
+        Some(bin.to_path_buf())
+    } else {
+        let path = env.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.as_str()).unwrap_or("");
+        std::env::split_paths(path).map(|d| d.join(bin)).find(|p| p.is_file())
+    };
+    let Some(real) = found.and_then(|p| p.canonicalize().ok()) else { return Vec::new() };
+    let mut out = Vec::new();
+    if let Some(dir) = real.parent() {
+        out.push(dir.parent().unwrap_or(dir).to_path_buf());
+    }
+    out
+}
 
 /// Whether Landlock confines Node processes on this machine.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
