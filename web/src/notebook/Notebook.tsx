@@ -92,6 +92,16 @@ function saveLabel(store: NotebookStore) {
   }
 }
 
+function SaveIndicator({ store }: { store: NotebookStore }) {
+  const [, rerender] = useReducer((n: number) => n + 1, 0);
+  useEffect(() => store.onSaveState(() => rerender(0)), [store]);
+  return (
+    <span class={`save ${store.saveState}`} role="status" data-testid="save-state">
+      {saveLabel(store)}
+    </span>
+  );
+}
+
 function RunAllButton({ store }: { store: NotebookStore }) {
   const all = store.runAll;
   if (all.active) {
@@ -197,9 +207,7 @@ export default function Notebook({ id }: { id: string }) {
         <Title store={store} />
         <div class="row nb-actions">
           <span class="pill">{store.language === "typescript" ? "TypeScript" : "JavaScript"}</span>
-          <span class={`save ${store.saveState}`} role="status" data-testid="save-state">
-            {saveLabel(store)}
-          </span>
+          <SaveIndicator store={store} />
           <a href={`/api/sessions/${encodeURIComponent(store.session.id)}/export-text`} download={`${titleOf(store.session)}.src.md`}>
             Export .src.md
           </a>

@@ -50,6 +50,7 @@ export class NotebookStore {
 
   private topic: string;
   private listeners = new Set<() => void>();
+  private saveListeners = new Set<() => void>();
   private cellListeners = new Map<string, Set<(c: Cell) => void>>();
   private timers = new Map<string, number>();
   /** cellId → latest updates not yet sent. */
@@ -98,6 +99,12 @@ export class NotebookStore {
   onChange(f: () => void) {
     this.listeners.add(f);
     return () => this.listeners.delete(f);
+  }
+  /** The save indicator alone follows `saveState`: it flips on every save, and a big notebook must not
+   * re-render for that (each language-service request saves the cell first). */
+  onSaveState(f: () => void) {
+    this.saveListeners.add(f);
+    return () => this.saveListeners.delete(f);
   }
   /** Editors listen for server-side changes of their own cell (another tab, formatting, rollback). */
   onCellReplaced(id: string, f: (c: Cell) => void) {
@@ -180,7 +187,7 @@ export class NotebookStore {
     const s: SaveState = this.refused.size || this.problems.size ? "unsaved" : busy ? (this.offline ? "offline" : "saving") : "saved";
     if (s !== this.saveState) {
       this.saveState = s;
-      if (notify) this.changed();
+      if (notify) this.saveListeners.forEach((f) => f());
     }
   }
 

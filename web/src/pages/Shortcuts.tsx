@@ -7,7 +7,8 @@ const KEYS: [string, string][] = [
   ["Ctrl+Space", "Complete (TypeScript)"],
   ["F12 / Ctrl+click", "Go to definition"],
   ["Ctrl+Shift+F", "Format the cell"],
-  ["Escape", "Leave the editor / stop editing markdown / close dialogs"],
+  ["Escape / Ctrl+Enter", "Stop editing markdown (in a markdown cell)"],
+  ["Escape", "Close suggestions, signature help and dialogs"],
   ["Escape, then Tab", "Leave a code editor and move focus on"],
 ];
 
