@@ -198,6 +198,11 @@ test("a new cell the server refuses, and an edit refused the Srcbook way (cell:e
   await p.keyboard.type(" // refuse me");
   await saveState(p, "Not saved: This edit is refused").waitFor();
   assert.match(await codeText(a), /let a = 1; \/\/ refuse me/);
+  // Discarding (confirmed) brings the server's copy back.
+  p.once("dialog", (d) => d.accept());
+  await a.getByRole("button", { name: "Discard my changes" }).click();
+  await saveState(p, "All changes saved").waitFor();
+  assert.equal(await codeText(a), "let a = 1;");
 
   await p.getByRole("button", { name: "+ Code" }).last().click();
   const added = p.locator("section.cell.code").nth(1);

@@ -170,7 +170,7 @@ export class NotebookStore {
   private restore() {
     const r = restoreKept(this.cells, loadKept(this.session.id), this.language);
     this.cells = r.cells;
-    for (const [id, u] of r.resend) (this.pending.set(id, u), this.schedule(id, 0));
+    for (const [id, u] of r.resend) this.pending.set(id, u); // sent once subscribed (resend)
     for (const [id, u] of r.gone) this.refused.set(id, { code: "cell_not_found", message: GONE, gone: true, updates: u });
     this.refreshSave(false);
   }
