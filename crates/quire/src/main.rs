@@ -81,8 +81,12 @@ struct ServeArgs {
     #[arg(long, env = "QUIRE_DATA_DIR")]
     data_dir: Option<PathBuf>,
     /// Access token. Default: a random 256-bit token per start.
-    #[arg(long, env = "QUIRE_TOKEN", hide_env_values = true)]
+    #[arg(long, env = "QUIRE_TOKEN", hide_env_values = true, conflicts_with = "token_file")]
     token: Option<String>,
+    /// Read the access token from this file (its first line): unlike --token, it never shows in the
+    /// process list.
+    #[arg(long, env = "QUIRE_TOKEN_FILE")]
+    token_file: Option<PathBuf>,
     /// Do not try to open a browser.
     #[arg(long)]
     no_browser: bool,
@@ -292,6 +296,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     LOG_FILE_SET.store(log_file.is_some(), std::sync::atomic::Ordering::Relaxed);
     init_logging(args.log_format, log_file);
+    let mut args = args;
+    if let Some(path) = &args.token_file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the token file {}", path.display()))?;
+        args.token = Some(text.lines().next().unwrap_or("").trim().to_string());
+    }
     if !args.host.is_loopback() && args.token.is_none() {
         bail!(
             "refusing to bind {} without --token: a non-loopback address needs an explicit token",

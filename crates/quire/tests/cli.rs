@@ -98,6 +98,15 @@ fn env_fallbacks_are_read() {
     assert!(line.ends_with("/?token=env-token-0123456789"), "{line}");
     assert!(line.starts_with("Quire listening on http://127.0.0.1:"), "{line}");
     terminate(child);
+    // A token file keeps the token off the command line.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("token");
+    std::fs::write(&file, "file-token-0123456789\n").unwrap();
+    let (child, line) = start(&["--port", "0", "--token-file", file.to_str().unwrap()], &[]);
+    assert!(line.ends_with("/?token=file-token-0123456789"), "{line}");
+    let cmdline = std::fs::read(format!("/proc/{}/cmdline", child.id())).unwrap();
+    assert!(!String::from_utf8_lossy(&cmdline).contains("file-token-0123456789"));
+    terminate(child);
 }
 
 #[test]
