@@ -53,7 +53,7 @@ export function Refused({ store, id, refused: r }: { store: NotebookStore; id: s
   return (
     <div class="refused" role="alert" data-testid="refused">
       <p>
-        <strong>Not saved.</strong> {r.message}. Your text is kept {r.gone ? "here and in this browser" : "here: change it and it is saved again"}.
+        <strong>Not saved.</strong> {r.message.replace(/\.$/, "")}. Your text is kept {r.gone ? "here and in this browser" : "here: change it and it is saved again"}.
       </p>
       <div class="row">
         {!r.gone && !r.code.startsWith("invalid_") && <button type="button" class="small" onClick={() => store.retry(id)}>Save again</button>}
