@@ -122,13 +122,19 @@ pub enum OutEvent {
     },
 }
 
-pub struct Manager {
-    installer: Arc<Installer>,
-    idle: Duration,
-    node: PathBuf,
+/// How every notebook's tsserver is started.
+pub(crate) struct Launch {
+    /// How long tsserver outlives the last subscriber.
+    pub idle: Duration,
+    pub node: PathBuf,
     /// Run tsserver in the notebook's sandbox (it may be the notebook's own TypeScript, which a cell
     /// can rewrite).
-    sandbox: Option<quire_sandbox::Launcher>,
+    pub sandbox: Option<quire_sandbox::Launcher>,
+}
+
+pub struct Manager {
+    installer: Arc<Installer>,
+    launch: Arc<Launch>,
     services: Mutex<HashMap<String, Arc<Service>>>,
     out: mpsc::UnboundedSender<Output>,
     outputs: Mutex<Option<mpsc::UnboundedReceiver<Output>>>,
@@ -142,9 +148,7 @@ impl Manager {
         let (out, rx) = mpsc::unbounded_channel();
         Manager {
             installer: Arc::new(Installer::new(cache_dir)),
-            idle,
-            node,
-            sandbox: None,
+            launch: Arc::new(Launch { idle, node, sandbox: None }),
             services: Default::default(),
             out,
             outputs: Mutex::new(Some(rx)),
@@ -154,7 +158,8 @@ impl Manager {
 
     /// Start every tsserver under the sandbox supervisor.
     pub fn with_sandbox(mut self, launcher: Option<quire_sandbox::Launcher>) -> Self {
-        self.sandbox = launcher;
+        self.launch =
+            Arc::new(Launch { idle: self.launch.idle, node: self.launch.node.clone(), sandbox: launcher });
         self
     }
 
@@ -187,9 +192,7 @@ impl Manager {
                     self.installer.clone(),
                     self.out.clone(),
                     self.closed.clone(),
-                    self.idle,
-                    self.node.clone(),
-                    self.sandbox.clone(),
+                    self.launch.clone(),
                 )
             })
             .clone()

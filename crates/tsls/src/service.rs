@@ -11,7 +11,7 @@ use crate::cache::Installer;
 use crate::imports;
 use crate::process::{Msg, TsProcess};
 use crate::replies;
-use crate::{ConnId, Error, OutEvent, Output, Query, Snapshot};
+use crate::{ConnId, Error, Launch, OutEvent, Output, Query, Snapshot};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -73,9 +73,7 @@ pub struct Service {
     subscribers: Mutex<HashSet<ConnId>>,
     idle_gen: AtomicU64,
     /// How long tsserver outlives the last subscriber.
-    idle: Duration,
-    node: PathBuf,
-    sandbox: Option<quire_sandbox::Launcher>,
+    launch: Arc<Launch>,
     generation: AtomicU64,
     pid: AtomicU32,
 }
@@ -91,9 +89,7 @@ impl Service {
         installer: Arc<Installer>,
         out: mpsc::UnboundedSender<Output>,
         closed: Arc<AtomicBool>,
-        idle: Duration,
-        node: PathBuf,
-        sandbox: Option<quire_sandbox::Launcher>,
+        launch: Arc<Launch>,
     ) -> Arc<Self> {
         let (sync_tx, mut sync_rx) = mpsc::unbounded_channel::<Snapshot>();
         let svc = Arc::new(Service {
@@ -106,9 +102,7 @@ impl Service {
             sync_tx,
             subscribers: Default::default(),
             idle_gen: AtomicU64::new(0),
-            idle,
-            node,
-            sandbox,
+            launch,
             generation: AtomicU64::new(0),
             pid: AtomicU32::new(0),
         });
@@ -158,7 +152,7 @@ impl Service {
         let generation = self.idle_gen.fetch_add(1, Ordering::Relaxed) + 1;
         let svc = self.clone();
         tokio::spawn(async move {
-            tokio::time::sleep(svc.idle).await;
+            tokio::time::sleep(svc.launch.idle).await;
             if svc.idle_gen.load(Ordering::Relaxed) == generation && svc.subscriber_count() == 0 {
                 tracing::debug!(notebook = %svc.id, "no subscribers left; stopping tsserver");
                 svc.stop().await;
@@ -219,11 +213,11 @@ impl Service {
         }
         self.keep_alive_unowned();
         let (tx, rx) = mpsc::unbounded_channel();
-        let sandbox = self.sandbox.as_ref().map(|launcher| crate::process::Sandboxed {
+        let sandbox = self.launch.sandbox.as_ref().map(|launcher| crate::process::Sandboxed {
             launcher,
             read: vec![self.dir.clone(), self.installer.cache_dir().to_path_buf()],
         });
-        let proc = TsProcess::spawn(&self.node, tsserver, &self.dir, tx, sandbox)?;
+        let proc = TsProcess::spawn(&self.launch.node, tsserver, &self.dir, tx, sandbox)?;
         let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
         tokio::spawn(pump(Arc::downgrade(self), rx, generation));
 
