@@ -69,7 +69,11 @@ pub struct Service {
     out: mpsc::UnboundedSender<Output>,
     closed: Arc<AtomicBool>,
     state: tokio::sync::Mutex<State>,
-    sync_tx: mpsc::UnboundedSender<Snapshot>,
+    sync_tx: mpsc::UnboundedSender<(u64, Snapshot)>,
+    /// Snapshots queued so far, and (watched) how many of them tsserver has been sent: a request waits
+    /// for every edit queued before it, or it could be answered for older text.
+    queued: AtomicU64,
+    applied: tokio::sync::watch::Sender<u64>,
     subscribers: Mutex<HashSet<ConnId>>,
     idle_gen: AtomicU64,
     /// How long tsserver outlives the last subscriber.
@@ -91,7 +95,7 @@ impl Service {
         closed: Arc<AtomicBool>,
         launch: Arc<Launch>,
     ) -> Arc<Self> {
-        let (sync_tx, mut sync_rx) = mpsc::unbounded_channel::<Snapshot>();
+        let (sync_tx, mut sync_rx) = mpsc::unbounded_channel::<(u64, Snapshot)>();
         let svc = Arc::new(Service {
             id,
             dir,
@@ -100,6 +104,8 @@ impl Service {
             closed,
             state: Default::default(),
             sync_tx,
+            queued: AtomicU64::new(0),
+            applied: tokio::sync::watch::Sender::new(0),
             subscribers: Default::default(),
             idle_gen: AtomicU64::new(0),
             launch,
@@ -108,13 +114,15 @@ impl Service {
         });
         let weak = Arc::downgrade(&svc);
         tokio::spawn(async move {
-            while let Some(mut snap) = sync_rx.recv().await {
+            while let Some((mut seq, mut snap)) = sync_rx.recv().await {
                 // Only the newest state matters: skip snapshots already superseded.
-                while let Ok(newer) = sync_rx.try_recv() {
+                while let Ok((newer_seq, newer)) = sync_rx.try_recv() {
                     snap = Snapshot { check_js: newer.check_js.or(snap.check_js), ..newer };
+                    seq = newer_seq;
                 }
                 let Some(svc) = weak.upgrade() else { break };
                 svc.apply(snap).await;
+                svc.applied.send_replace(seq);
             }
         });
         svc
@@ -122,7 +130,16 @@ impl Service {
 
     /// Queue the notebook's current cells; applied in order (the caller holds the notebook lock).
     pub fn sync(&self, snap: Snapshot) {
-        let _ = self.sync_tx.send(snap);
+        let seq = self.queued.fetch_add(1, Ordering::AcqRel) + 1;
+        let _ = self.sync_tx.send((seq, snap));
+    }
+
+    /// Until every snapshot queued before now has been applied (bounded: a stuck apply must not hang
+    /// requests forever).
+    async fn synced(&self) {
+        let want = self.queued.load(Ordering::Acquire);
+        let mut rx = self.applied.subscribe();
+        let _ = tokio::time::timeout(REPLY_TIMEOUT, rx.wait_for(|done| *done >= want)).await;
     }
 
     pub fn pid(&self) -> Option<u32> {
@@ -499,6 +516,8 @@ impl Service {
         };
         args["line"] = json!(line);
         args["offset"] = json!(column + 1);
+        // The client sent its edit right before this request: ask about that text, not the one before.
+        self.synced().await;
         let (reply, version, prefix) = {
             let st = self.running().await?;
             let f = st.files.get(cell_id).ok_or_else(|| Error::UnknownCell(cell_id.to_string()))?;

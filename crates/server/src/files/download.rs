@@ -186,6 +186,8 @@ pub async fn info(
     if let Some(o) = &f.owner {
         v["owner"] = json!(o);
     }
+    // Whose account the file is in (`owner` is only a label the uploader chose).
+    v["user_id"] = json!(f.user_id);
     Ok(Json(v))
 }
 

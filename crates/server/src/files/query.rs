@@ -8,6 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use quire_filestore::{FileRecord, ListBy};
 use serde_json::{Value, json};
+use std::collections::HashMap;
 
 #[derive(Clone, Copy)]
 enum By {
@@ -16,24 +17,51 @@ enum By {
     Type,
 }
 
+/// The files, each with who uploaded it: `owner` is only a label the uploader chose (anyone can write
+/// "quire"), so listings also say whose account the file is in — `user_id` always, and `uploaded_by`
+/// (the account's email, or "admin" for the server token) to an admin or for the viewer's own files.
 async fn list(
     s: &AppState,
     uri: &Uri,
     headers: &HeaderMap,
     by: By,
     arg: String,
-) -> FileResult<Vec<FileRecord>> {
+) -> FileResult<Vec<(FileRecord, Value)>> {
     let who = actor(s, headers, uri).await?;
-    let files = s.files.clone();
+    let st = s.clone();
     blocking(move || {
         let by = match by {
             By::Owner => ListBy::Owner(&arg),
             By::Extension => ListBy::Extension(&arg),
             By::Type => ListBy::BaseType(&arg),
         };
-        files.list(&who, by)
+        let found = st.files.list(&who, by)?;
+        let mut emails: HashMap<String, Option<String>> = HashMap::new();
+        let mut out = Vec::with_capacity(found.len());
+        for f in found {
+            let visible = who.admin || f.user_id == who.user_id;
+            let by = if !visible {
+                Value::Null
+            } else if f.user_id == quire_filestore::users::ADMIN_ID {
+                json!("admin")
+            } else {
+                if !emails.contains_key(&f.user_id) {
+                    let email = st.users.user(&f.user_id)?.map(|u| u.email);
+                    emails.insert(f.user_id.clone(), email);
+                }
+                json!(emails[&f.user_id])
+            };
+            out.push((f, by));
+        }
+        Ok(out)
     })
     .await
+}
+
+fn with_uploader(mut row: Value, f: &FileRecord, by: &Value) -> Value {
+    row["user_id"] = json!(f.user_id);
+    row["uploaded_by"] = by.clone();
+    row
 }
 
 pub async fn by_owner(
@@ -45,10 +73,11 @@ pub async fn by_owner(
     let found = list(&s, &uri, &headers, By::Owner, owner.clone()).await?;
     let files: Vec<Value> = found
         .iter()
-        .map(|f| {
-            json!({"file_id": f.id, "original_filename": f.filename, "content_type": f.content_type,
+        .map(|(f, by)| {
+            let row = json!({"file_id": f.id, "original_filename": f.filename, "content_type": f.content_type,
                    "file_extension": f.extension, "total_size": f.size, "created_at": iso8601(f.created_at),
-                   "owner": f.owner})
+                   "owner": f.owner});
+            with_uploader(row, f, by)
         })
         .collect();
     Ok(Json(json!({"owner": owner, "count": files.len(), "files": files})))
@@ -63,9 +92,10 @@ pub async fn by_extension(
     let found = list(&s, &uri, &headers, By::Extension, ext.clone()).await?;
     let files: Vec<Value> = found
         .iter()
-        .map(|f| {
-            json!({"file_id": f.id, "original_filename": f.filename, "content_type": f.content_type,
-                   "total_size": f.size, "created_at": iso8601(f.created_at)})
+        .map(|(f, by)| {
+            let row = json!({"file_id": f.id, "original_filename": f.filename, "content_type": f.content_type,
+                   "total_size": f.size, "created_at": iso8601(f.created_at)});
+            with_uploader(row, f, by)
         })
         .collect();
     Ok(Json(json!({"extension": ext, "count": files.len(), "files": files})))
@@ -80,9 +110,10 @@ pub async fn by_type(
     let found = list(&s, &uri, &headers, By::Type, ct.clone()).await?;
     let files: Vec<Value> = found
         .iter()
-        .map(|f| {
-            json!({"file_id": f.id, "original_filename": f.filename, "file_extension": f.extension,
-                   "total_size": f.size, "created_at": iso8601(f.created_at)})
+        .map(|(f, by)| {
+            let row = json!({"file_id": f.id, "original_filename": f.filename, "file_extension": f.extension,
+                   "total_size": f.size, "created_at": iso8601(f.created_at)});
+            with_uploader(row, f, by)
         })
         .collect();
     Ok(Json(json!({"content_type": ct, "count": files.len(), "files": files})))

@@ -279,9 +279,13 @@ fn request(svc: Arc<Service>, peer: Peer, f: &Frame, origin: Origin, base: &str)
                 }
                 peer.send(frame(&origin.topic, &reply_event, &payload));
             }
-            Err(Error::Stale) => {
-                tracing::debug!(conn = peer.id, event = %origin.event, "stale reply dropped")
-            }
+            // The cell changed while tsserver answered: the reply is for older text. Quire's UI is
+            // told (it asks again), the stock client just gets nothing.
+            Err(Error::Stale) => origin.refuse(
+                &peer,
+                "stale_request",
+                "The cell changed before the answer came; ask again".into(),
+            ),
             Err(e) => origin.refuse(&peer, e.code(), e.to_string()),
         }
     });

@@ -407,3 +407,30 @@ async fn a_new_typescript_notebook_knows_node_and_its_typed_secrets() {
     let d = diagnostics(&mut ws, "n", |d| !d.is_empty()).await;
     assert!(d.iter().all(|x| x["start"]["line"] == 8), "only the new line: {d:?}");
 }
+
+#[tokio::test]
+async fn a_request_right_after_an_edit_is_answered_for_the_edited_text() {
+    let s = server().await;
+    let mut ws = s.ws().await;
+    let base = "const rows = [1, 2];\nfunction label(name: string, n: number) { return name + n; }\n";
+    let nb = notebook(&s, &mut ws, "typescript", &[("R", "rows.ts", base)]).await;
+    diagnostics(&mut ws, "R", |_| true).await;
+    // Each time the text before the edit has nothing at the asked position; the edit and the request
+    // leave back to back, as the UI sends them: the answer must be about the edited text.
+    for i in 0..5 {
+        let src = format!("{base}rows.");
+        ws.send(&nb.topic, "cell:update", json!({"cellId": "R", "updates": {"source": src}})).await;
+        let comp = ask(&mut ws, &nb, "completions", &format!("c{i}"), ("R", 3, 5), json!({})).await;
+        let names: Vec<&str> = comp["entries"]
+            .as_array()
+            .map(|e| e.iter().filter_map(|e| e["name"].as_str()).collect())
+            .unwrap_or_default();
+        assert!(names.contains(&"map") && names.contains(&"filter"), "{i}: {comp}");
+        let call = format!("{base}label(");
+        ws.send(&nb.topic, "cell:update", json!({"cellId": "R", "updates": {"source": call}})).await;
+        let sig = ask(&mut ws, &nb, "signature_help", &format!("s{i}"), ("R", 3, 6), json!({})).await;
+        assert_eq!(sig["items"][0]["parameters"].as_array().map(Vec::len), Some(2), "{i}: {sig}");
+        ws.send(&nb.topic, "cell:update", json!({"cellId": "R", "updates": {"source": base}})).await;
+        diagnostics(&mut ws, "R", |_| true).await;
+    }
+}

@@ -40,6 +40,15 @@ async fn uploads_are_attachments_in_a_sandbox_unless_inert_and_asked_inline() {
             assert_eq!(h["x-content-type-options"], "nosniff");
         }
     }
+    // The owner label is the uploader's choice: listings say whose account each file is in.
+    let (_, listed) = crate::files::get_json(&s, TOKEN, "/files/by-owner/quire").await;
+    let row = &listed["files"][0];
+    assert_eq!(row["owner"], "quire");
+    assert_eq!(row["uploaded_by"], "mallory@example.com", "{listed}");
+    assert!(row["user_id"].as_str().unwrap().starts_with("user_"), "{listed}");
+    let (_, info) =
+        crate::files::get_json(&s, TOKEN, &format!("/files/{}/info", js["file_id"].as_str().unwrap())).await;
+    assert_eq!(info["user_id"], row["user_id"]);
     // Every file route answers with the inert policy, errors included.
     let r = reqwest::get(s.url("/files/nope")).await.unwrap();
     assert_eq!(r.headers()["content-security-policy"], "sandbox; default-src 'none'; frame-ancestors 'none'");
