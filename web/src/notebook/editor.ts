@@ -116,13 +116,20 @@ function lspExtensions(h: LspHooks): Extension[] {
   type SigItems = { items: { prefixDisplayParts: { text: string }[]; suffixDisplayParts: { text: string }[]; separatorDisplayParts: { text: string }[]; parameters: { displayParts: { text: string }[] }[] }[]; selectedItemIndex: number; argumentIndex: number };
   const sigPlugin = ViewPlugin.fromClass(
     class {
+      /** Inside a call since its `(` or `,`: every edit asks again, so a reply dropped because more was
+       * typed meanwhile is followed by one for the newer text, and the highlighted argument follows. */
+      inCall = false;
       update(u: ViewUpdate) {
         if (!u.docChanged || !enabled()) return;
         const pos = u.state.selection.main.head;
         const ch = u.state.sliceDoc(pos - 1, pos);
         const view = u.view;
-        if (ch === ")") return queueMicrotask(() => view.dispatch({ effects: setSig.of(null) }));
-        if (ch !== "(" && ch !== ",") return;
+        if (ch === ")") {
+          this.inCall = false;
+          return queueMicrotask(() => view.dispatch({ effects: setSig.of(null) }));
+        }
+        if (ch === "(" || ch === ",") this.inCall = true;
+        if (!this.inCall) return;
         ask<SigItems | null>("tsserver:cell:signature_help:request", u.state, pos)
           .then(current(view, u.state))
           .then((r) => {

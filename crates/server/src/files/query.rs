@@ -18,8 +18,8 @@ enum By {
 }
 
 /// The files, each with who uploaded it: `owner` is only a label the uploader chose (anyone can write
-/// "quire"), so listings also say whose account the file is in — `user_id` always, and `uploaded_by`
-/// (the account's email, or "admin" for the server token) to an admin or for the viewer's own files.
+/// "quire"), so listings also say whose account the file is in — `user_id` always (`admin` for the
+/// server token), and `user_email` to an admin or for the viewer's own files.
 async fn list(
     s: &AppState,
     uri: &Uri,
@@ -40,10 +40,8 @@ async fn list(
         let mut out = Vec::with_capacity(found.len());
         for f in found {
             let visible = who.admin || f.user_id == who.user_id;
-            let by = if !visible {
+            let by = if !visible || f.user_id == quire_filestore::users::ADMIN_ID {
                 Value::Null
-            } else if f.user_id == quire_filestore::users::ADMIN_ID {
-                json!("admin")
             } else {
                 if !emails.contains_key(&f.user_id) {
                     let email = st.users.user(&f.user_id)?.map(|u| u.email);
@@ -60,7 +58,7 @@ async fn list(
 
 fn with_uploader(mut row: Value, f: &FileRecord, by: &Value) -> Value {
     row["user_id"] = json!(f.user_id);
-    row["uploaded_by"] = by.clone();
+    row["user_email"] = by.clone();
     row
 }
 

@@ -44,7 +44,7 @@ async fn uploads_are_attachments_in_a_sandbox_unless_inert_and_asked_inline() {
     let (_, listed) = crate::files::get_json(&s, TOKEN, "/files/by-owner/quire").await;
     let row = &listed["files"][0];
     assert_eq!(row["owner"], "quire");
-    assert_eq!(row["uploaded_by"], "mallory@example.com", "{listed}");
+    assert_eq!(row["user_email"], "mallory@example.com", "{listed}");
     assert!(row["user_id"].as_str().unwrap().starts_with("user_"), "{listed}");
     let (_, info) =
         crate::files::get_json(&s, TOKEN, &format!("/files/{}/info", js["file_id"].as_str().unwrap())).await;
