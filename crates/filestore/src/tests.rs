@@ -13,7 +13,7 @@ fn small_chunks() -> StoreConfig {
     StoreConfig { chunk: ChunkParams { min: 4096, avg: 16384, max: 65536 }, ..Default::default() }
 }
 
-fn noise(n: usize, seed: u64) -> Vec<u8> {
+pub(crate) fn noise(n: usize, seed: u64) -> Vec<u8> {
     let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
     (0..n)
         .map(|_| {

@@ -2,6 +2,7 @@
 //! progress count against the quota, the daily limit and their own cap.
 
 use crate::blob::{BlobStore, LocalBlobStore};
+use crate::tests::noise;
 use crate::*;
 use std::io::Cursor;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -37,18 +38,6 @@ impl BlobStore for FillsUp {
     fn quarantine(&self, hash: &Hash) -> Result<()> {
         self.inner.quarantine(hash)
     }
-}
-
-fn noise(n: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
 }
 
 fn user(id: &str) -> Actor {

@@ -1,11 +1,11 @@
 //! No Node process of Quire's outlives it: killed with SIGKILL, stopped with SIGTERM, or a notebook
 //! deleted. Checked by pid against the real binary.
 
-use common::Server;
+use common::{Server, alive, wait_gone};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
@@ -19,26 +19,6 @@ fn start() -> (Server, String) {
 
 fn start_in(data: &std::path::Path) -> (Server, String) {
     common::serve(data, TOKEN, &[])
-}
-
-/// Alive and not a zombie.
-fn alive(pid: u64) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => stat.rsplit(')').next().is_some_and(|rest| !rest.trim_start().starts_with('Z')),
-        Err(_) => false,
-    }
-}
-
-async fn wait_gone(pids: &[u64]) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while pids.iter().any(|p| alive(*p)) {
-        assert!(
-            Instant::now() < deadline,
-            "still running: {:?}",
-            pids.iter().filter(|p| alive(**p)).collect::<Vec<_>>()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;

@@ -2,12 +2,10 @@
 //! store or another notebook, cannot find the token, cannot signal the server; and no process a run
 //! starts — `detached`, `setsid` or ordinary — outlives a stop, a delete or the server.
 
-use common::Server;
+use common::{alive, wait_gone};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
@@ -16,40 +14,6 @@ mod common;
 const TOKEN: &str = "sandbox-test-token-0123456789";
 
 type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// `quire serve` with the token in the environment (as the README recommends), not on the command line.
-fn serve(data: &std::path::Path) -> (Server, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_quire"))
-        .args(["serve", "--no-browser", "--port", "0", "--data-dir"])
-        .arg(data)
-        .env("QUIRE_TOKEN", TOKEN)
-        .env_remove("QUIRE_HOST")
-        .env_remove("QUIRE_PORT")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let addr = line.split("http://").nth(1).unwrap().split('/').next().unwrap().to_string();
-    (Server(child), addr)
-}
-
-fn alive(pid: u64) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => stat.rsplit(')').next().is_some_and(|rest| !rest.trim_start().starts_with('Z')),
-        Err(_) => false,
-    }
-}
-
-async fn wait_gone(pids: &[u64]) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while pids.iter().any(|p| alive(*p)) {
-        let left: Vec<_> = pids.iter().filter(|p| alive(**p)).collect();
-        assert!(Instant::now() < deadline, "still running: {left:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 struct Session {
     addr: String,
@@ -111,7 +75,7 @@ async fn run_cell(ws: &mut Socket, id: &str, cell: &str, source: &str) -> Value 
 #[tokio::test]
 async fn a_cell_cannot_read_the_key_the_databases_other_notebooks_or_the_token_nor_signal_the_server() {
     let data = tempfile::tempdir().unwrap();
-    let (server, addr) = serve(data.path());
+    let (server, addr) = common::serve_env_token(data.path(), TOKEN);
     common::wait_ready(&addr).await;
     let s = Session { addr, http: reqwest::Client::new() };
     let health: Value =
@@ -182,7 +146,7 @@ fn sleepers(pids: &Value) -> Vec<u64> {
 #[tokio::test]
 async fn detached_setsid_and_ordinary_children_end_with_stop_delete_and_the_server() {
     let data = tempfile::tempdir().unwrap();
-    let (mut server, addr) = serve(data.path());
+    let (mut server, addr) = common::serve_env_token(data.path(), TOKEN);
     common::wait_ready(&addr).await;
     let s = Session { addr, http: reqwest::Client::new() };
     let id = s.notebook("Spawner").await;
@@ -214,7 +178,7 @@ async fn detached_setsid_and_ordinary_children_end_with_stop_delete_and_the_serv
     server.0.wait().unwrap();
     wait_gone(&pids).await;
     // And it leaves no per-host directory behind for long: the next start removes stale ones.
-    let (server, addr) = serve(data.path());
+    let (server, addr) = common::serve_env_token(data.path(), TOKEN);
     common::wait_ready(&addr).await;
     let stale: Vec<String> = std::fs::read_dir(std::env::temp_dir())
         .unwrap()
@@ -229,7 +193,7 @@ async fn detached_setsid_and_ordinary_children_end_with_stop_delete_and_the_serv
 #[tokio::test]
 async fn npm_installs_and_formats_inside_the_sandbox() {
     let data = tempfile::tempdir().unwrap();
-    let (server, addr) = serve(data.path());
+    let (server, addr) = common::serve_env_token(data.path(), TOKEN);
     common::wait_ready(&addr).await;
     let s = Session { addr, http: reqwest::Client::new() };
     let id = s.notebook("Deps").await;

@@ -294,16 +294,13 @@ impl Host {
 
     /// TERM asks the host to end; KILL ends it and everything it started.
     pub fn signal(&self, sig: Signal) {
-        match &self.control {
-            None => {
+        match (&self.control, sig) {
+            (None, _) => {
                 let _ = rustix::process::kill_process_group(pid(self.pgid), sig);
             }
-            Some(c) if sig == Signal::TERM => {
-                let _ = c;
-                self.control_line(sandbox::TERM);
-            }
+            (Some(_), Signal::TERM) => self.control_line(sandbox::TERM),
             // Closing the control FIFO makes the supervisor kill the whole tree and exit.
-            Some(c) => drop(lock(c).take()),
+            (Some(c), _) => drop(lock(c).take()),
         }
     }
 

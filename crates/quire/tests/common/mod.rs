@@ -31,23 +31,54 @@ impl Server {
 /// `quire serve` on a free port with `token` over `data`; returns the server and its `host:port`
 /// (read from the printed line, before the server is necessarily ready).
 pub fn serve(data: &Path, token: &str, extra: &[&str]) -> (Server, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_quire"))
-        .args(["serve", "--no-browser", "--port", "0", "--token", token])
-        .args(extra)
-        .arg("--data-dir")
+    let mut cmd = serve_command(data);
+    cmd.args(["--token", token]).args(extra);
+    spawn(cmd)
+}
+
+/// The same with the token in the environment (as the README recommends), not on the command line.
+pub fn serve_env_token(data: &Path, token: &str) -> (Server, String) {
+    let mut cmd = serve_command(data);
+    cmd.env("QUIRE_TOKEN", token);
+    spawn(cmd)
+}
+
+fn serve_command(data: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_quire"));
+    cmd.args(["serve", "--no-browser", "--port", "0", "--data-dir"])
         .arg(data)
         .env_remove("QUIRE_HOST")
         .env_remove("QUIRE_PORT")
-        .env_remove("QUIRE_SECRET_KEY")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+        .env_remove("QUIRE_TOKEN")
+        .env_remove("QUIRE_SECRET_KEY");
+    cmd
+}
+
+fn spawn(mut cmd: Command) -> (Server, String) {
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     let addr = line.split("http://").nth(1).unwrap_or_else(|| panic!("unexpected: {line}"));
     let addr = addr.split('/').next().unwrap().to_string();
     (Server(child), addr)
+}
+
+/// Alive and not a zombie.
+pub fn alive(pid: u64) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat.rsplit(')').next().is_some_and(|rest| !rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+/// Until none of `pids` runs (at most 5 s).
+pub async fn wait_gone(pids: &[u64]) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while pids.iter().any(|p| alive(*p)) {
+        let left: Vec<_> = pids.iter().filter(|p| alive(**p)).collect();
+        assert!(std::time::Instant::now() < deadline, "still running: {left:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
 
 /// Wait until `/ready` answers 200.
