@@ -218,3 +218,47 @@ test("a new cell the server refuses, and an edit refused the Srcbook way (cell:e
 test("no page error was logged", () => {
   assert.deepEqual(errors, []);
 });
+
+test("after a reconnect, the catch-up fetch answered before the re-sent edit lands does not put back the old text", async () => {
+  const id = await importNotebook(server, srcmd({ title: "Catch-up", cells: [["race.js", "let v = 1;"]] }));
+  const ctx = await signedIn(browser, server);
+  const p = await ctx.newPage();
+  // Once armed, a re-sent edit is held until the page's catch-up fetch of the session has its answer:
+  // the order a slow server (or a busy machine) can produce by chance.
+  // Frames stay in order: the held edit and everything after it go out together.
+  let armed = false;
+  await p.routeWebSocket(/\/websocket$/, (ws) => {
+    const upstream = ws.connectToServer();
+    let held = null;
+    ws.onMessage((msg) => {
+      if (held) return held.push(msg);
+      const [, event] = JSON.parse(String(msg));
+      if (!(armed && event === "cell:update")) return upstream.send(msg);
+      armed = false;
+      held = [msg];
+      const release = () => {
+        for (const m of held) upstream.send(m);
+        held = null;
+      };
+      p.waitForResponse((r) => r.url().includes(`/api/sessions/${id}`)).then(release, release);
+    });
+  });
+  await p.goto(`${server.base}/srcbooks/${id}`);
+  const cell = p.locator("section.cell.code").first();
+  await cell.locator(".cm-content").waitFor();
+  await saveState(p, "All changes saved").waitFor();
+  await server.halt();
+  await p.getByTestId("offline-banner").waitFor();
+  await cell.locator(".cm-content").click();
+  await p.keyboard.press("Control+End");
+  await p.keyboard.type(" // typed while away");
+  await saveState(p, "Offline").waitFor();
+  armed = true;
+  await server.resume();
+  await p.getByTestId("offline-banner").waitFor({ state: "detached", timeout: 30_000 });
+  await saveState(p, "All changes saved").waitFor({ timeout: 10_000 });
+  assert.match(await codeText(cell), /let v = 1; \/\/ typed while away/);
+  const cells = (await session(id)).cells.filter((c) => c.type === "code");
+  assert.deepEqual(cells.map((c) => c.source), ["let v = 1; // typed while away"]);
+  await ctx.close();
+});

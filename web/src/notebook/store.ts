@@ -370,7 +370,8 @@ export class NotebookStore {
     this.refreshSave();
   }
 
-  private replace(cell: Cell) {
+  /** `catchUp`: the server's copy from a fetch, which may predate an edit sent but not yet confirmed. */
+  private replace(cell: Cell, catchUp = false) {
     const r = this.refused.get(cell.id);
     if (r?.gone) {
       // It exists after all: send the kept text to it.
@@ -378,8 +379,10 @@ export class NotebookStore {
       this.pending.set(cell.id, r.updates);
       this.schedule(cell.id, 0);
     } else if (r) r.server = cell;
-    // A local edit not yet sent, or one the server refused, is newer than the server's copy: it wins.
-    const local = this.pending.get(cell.id) ?? this.refused.get(cell.id)?.updates;
+    // A local edit not yet sent, or refused, is newer than the server's copy: it wins. So does one sent
+    // but not yet confirmed, against a fetched copy (after a reconnect the catch-up fetch can answer
+    // before the re-sent edit is applied); an event after that edit (a normalised echo) is newer.
+    const local = catchUp ? this.localUpdates(cell.id) : (this.pending.get(cell.id) ?? this.refused.get(cell.id)?.updates);
     if (local) cell = withUpdates(cell, local);
     this.cells = this.cells.map((c) => (c.id === cell.id ? cell : c));
     this.cellListeners.get(cell.id)?.forEach((f) => f(cell));
@@ -481,7 +484,7 @@ export class NotebookStore {
         api.session(this.session.id).then((s) => {
           for (const c of s.cells) if (!this.cell(c.id)) return this.reloadFrom(s);
           if (s.cells.length !== this.cells.length) return this.reloadFrom(s);
-          s.cells.forEach((c) => this.replace(c));
+          s.cells.forEach((c) => this.replace(c, true));
           this.cells.forEach((c) => this.runAll.settle(c));
           this.changed();
         }, () => {});
