@@ -227,6 +227,7 @@ test("after a reconnect, the catch-up fetch answered before the re-sent edit lan
   // the order a slow server (or a busy machine) can produce by chance.
   // Frames stay in order: the held edit and everything after it go out together.
   let armed = false;
+  let fetched = null; // the page's catch-up fetch after the reconnect, waited for from before it starts
   await p.routeWebSocket(/\/websocket$/, (ws) => {
     const upstream = ws.connectToServer();
     let held = null;
@@ -240,7 +241,7 @@ test("after a reconnect, the catch-up fetch answered before the re-sent edit lan
         for (const m of held) upstream.send(m);
         held = null;
       };
-      p.waitForResponse((r) => r.url().includes(`/api/sessions/${id}`)).then(release, release);
+      fetched.then(release, release);
     });
   });
   await p.goto(`${server.base}/srcbooks/${id}`);
@@ -253,6 +254,7 @@ test("after a reconnect, the catch-up fetch answered before the re-sent edit lan
   await p.keyboard.press("Control+End");
   await p.keyboard.type(" // typed while away");
   await saveState(p, "Offline").waitFor();
+  fetched = p.waitForResponse((r) => r.url().includes(`/api/sessions/${id}`), { timeout: 30_000 });
   armed = true;
   await server.resume();
   await p.getByTestId("offline-banner").waitFor({ state: "detached", timeout: 30_000 });
