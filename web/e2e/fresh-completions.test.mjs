@@ -3,18 +3,11 @@
 // array methods rather than globals and `label(` shows label's parameters.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { importNotebook, launch, shot, signedIn, srcmd, startServer } from "./harness.mjs";
+import { importNotebook, setup, shot, srcmd, teardown } from "./harness.mjs";
 
 let server, browser, context;
-before(async () => {
-  server = await startServer();
-  browser = await launch();
-  context = await signedIn(browser, server);
-});
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+before(async () => ({ server, browser, context } = await setup()));
+after(() => teardown({ server, browser }));
 
 const MAIN = "const rows = [1, 2, 3];\nfunction label(text: string, width: number): string {\n  return text.padEnd(width);\n}\n";
 

@@ -113,6 +113,18 @@ export const settled = (page) => page.evaluate(() => new Promise((r) => requestA
 /** The save indicator with this text (a string or RegExp). */
 export const saveState = (page, text) => page.getByTestId("save-state").filter({ hasText: text });
 
+/** One server, one browser and a signed-in context for a test file (torn down after it). */
+export async function setup() {
+  const server = await startServer();
+  const browser = await launch();
+  return { server, browser, context: await signedIn(browser, server) };
+}
+
+export async function teardown({ server, browser }) {
+  await browser?.close();
+  await server?.stop();
+}
+
 export async function launch() {
   return chromium.launch({
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",

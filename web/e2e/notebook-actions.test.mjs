@@ -3,19 +3,12 @@
 // package reported as soon as its import is typed).
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { importNotebook, launch, saveState, settled, shot, signedIn, srcmd, startServer, watchErrors } from "./harness.mjs";
+import { importNotebook, saveState, settled, setup, shot, srcmd, teardown, watchErrors } from "./harness.mjs";
 
 let server, browser, context;
 const errors = [];
-before(async () => {
-  server = await startServer();
-  browser = await launch();
-  context = await signedIn(browser, server);
-});
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+before(async () => ({ server, browser, context } = await setup()));
+after(() => teardown({ server, browser }));
 
 async function page(path) {
   const p = await context.newPage();

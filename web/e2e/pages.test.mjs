@@ -3,19 +3,12 @@
 // Files page shows the server's own quota figures and which account uploaded each file.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { api, launch, shot, signedIn, startServer, watchErrors } from "./harness.mjs";
+import { api, setup, shot, teardown, watchErrors } from "./harness.mjs";
 
 let server, browser, context;
 const errors = [];
-before(async () => {
-  server = await startServer();
-  browser = await launch();
-  context = await signedIn(browser, server);
-});
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+before(async () => ({ server, browser, context } = await setup()));
+after(() => teardown({ server, browser }));
 
 async function page(ctx = context) {
   const p = await ctx.newPage();

@@ -2,19 +2,12 @@
 // across reloads), the cell says why, and the save indicator says "Not saved" — never "All changes saved".
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { api, importNotebook, launch, saveState, shot, signedIn, srcmd, startServer, watchErrors } from "./harness.mjs";
+import { api, importNotebook, saveState, setup, shot, signedIn, srcmd, teardown, watchErrors } from "./harness.mjs";
 
 let server, browser, context;
 const errors = [];
-before(async () => {
-  server = await startServer();
-  browser = await launch();
-  context = await signedIn(browser, server);
-});
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+before(async () => ({ server, browser, context } = await setup()));
+after(() => teardown({ server, browser }));
 
 async function open(id, ctx = context, { watch = true } = {}) {
   const p = await ctx.newPage();
