@@ -60,6 +60,8 @@ export default defineConfig({
     reportCompressedSize: true,
     chunkSizeWarningLimit: 700,
   },
-  server: { proxy: { "/api": "http://127.0.0.1:2150", "/websocket": { target: "ws://127.0.0.1:2150", ws: true } } },
+  server: {
+    proxy: { "/api": "http://127.0.0.1:2150", "/websocket": { target: "ws://127.0.0.1:2150", ws: true } },
+  },
   plugins: [inlineCss(), precompress()],
 });

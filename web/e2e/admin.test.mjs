@@ -39,16 +39,21 @@ test("the dashboard shows live figures that follow real traffic", async () => {
   // Traffic from outside the page: 40 API calls and 5 unknown routes (404s).
   const auth = { authorization: `Bearer ${server.token}` };
   const errorsBefore = await figure(p, "errors-4xx-total");
-  for (let i = 0; i < 40; i++) assert.equal((await fetch(server.base + "/api/sessions", { headers: auth })).status, 200);
-  for (let i = 0; i < 5; i++) assert.equal((await fetch(server.base + "/api/nope", { headers: auth })).status, 404);
+  for (let i = 0; i < 40; i++)
+    assert.equal((await fetch(server.base + "/api/sessions", { headers: auth })).status, 200);
+  for (let i = 0; i < 5; i++)
+    assert.equal((await fetch(server.base + "/api/nope", { headers: auth })).status, 404);
   // The next polls pick them up (no fixed sleep: wait for the figure to move).
   await p.waitForFunction(
-    ([want]) => Number(document.querySelector('[data-testid="requests-total"]').textContent.replace(/,/g, "")) >= want,
+    ([want]) =>
+      Number(document.querySelector('[data-testid="requests-total"]').textContent.replace(/,/g, "")) >= want,
     [total + 45],
     { timeout: 10_000 },
   );
   await p.waitForFunction(
-    ([want]) => Number(document.querySelector('[data-testid="errors-4xx-total"]').textContent.replace(/,/g, "")) >= want,
+    ([want]) =>
+      Number(document.querySelector('[data-testid="errors-4xx-total"]').textContent.replace(/,/g, "")) >=
+      want,
     [errorsBefore + 5],
     { timeout: 10_000 },
   );

@@ -9,13 +9,21 @@ let server, browser, context;
 before(async () => ({ server, browser, context } = await setup()));
 after(() => teardown({ server, browser }));
 
-const MAIN = "const rows = [1, 2, 3];\nfunction label(text: string, width: number): string {\n  return text.padEnd(width);\n}\n";
+const MAIN =
+  "const rows = [1, 2, 3];\nfunction label(text: string, width: number): string {\n  return text.padEnd(width);\n}\n";
 
 test("rows. completes array methods and label( shows its signature, right after typing", async () => {
-  const id = await importNotebook(server, srcmd({ title: "Fresh text", language: "typescript", cells: [["main.ts", MAIN]] }));
+  const id = await importNotebook(
+    server,
+    srcmd({ title: "Fresh text", language: "typescript", cells: [["main.ts", MAIN]] }),
+  );
   const p = await context.newPage();
   // The first diagnostics mean tsserver has the notebook open (it is installed and started on demand).
-  const ready = new Promise((r) => p.on("websocket", (ws) => ws.on("framereceived", (f) => String(f.payload).includes('"tsserver:cell:diagnostics"') && r())));
+  const ready = new Promise((r) =>
+    p.on("websocket", (ws) =>
+      ws.on("framereceived", (f) => String(f.payload).includes('"tsserver:cell:diagnostics"') && r()),
+    ),
+  );
   await p.goto(`${server.base}/srcbooks/${id}`);
   await ready;
   const cell = p.locator("section.cell.code").first();
@@ -27,7 +35,10 @@ test("rows. completes array methods and label( shows its signature, right after 
   await list.locator(".cm-completionLabel", { hasText: /^map$/ }).waitFor();
   const labels = await list.locator(".cm-completionLabel").allInnerTexts();
   assert.ok(labels.includes("filter") && labels.includes("reduce"), `array methods: ${labels.slice(0, 20)}`);
-  assert.ok(!labels.includes("console") && !labels.includes("Array"), `no globals after "rows.": ${labels.slice(0, 20)}`);
+  assert.ok(
+    !labels.includes("console") && !labels.includes("Array"),
+    `no globals after "rows.": ${labels.slice(0, 20)}`,
+  );
   await shot(p, "completions-rows");
   await p.keyboard.press("Escape");
   await list.waitFor({ state: "detached" });

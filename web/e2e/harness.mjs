@@ -12,16 +12,28 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 export const artifacts = join(root, "target/e2e");
 mkdirSync(artifacts, { recursive: true });
 
-export const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"];
+export const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--no-first-run",
+  "--disable-quic",
+];
 
 /** Start `quire serve` on `port` (0: any free one) and wait until it is ready. */
 async function spawnServer(dataDir, token, port) {
   const bin = process.env.QUIRE_BIN ?? join(root, "target/release/quire");
-  const child = spawn(bin, ["serve", "--port", String(port), "--no-browser", "--data-dir", dataDir, "--token", token], {
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, CI: "1" },
-  });
+  const child = spawn(
+    bin,
+    ["serve", "--port", String(port), "--no-browser", "--data-dir", dataDir, "--token", token],
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, CI: "1" },
+    },
+  );
   // Never leave the server behind, even when a test process dies.
   const kill = () => child.kill("SIGKILL");
   process.once("exit", kill);
@@ -58,7 +70,10 @@ export async function startServer() {
   const token = "e2e-token-" + Math.random().toString(36).slice(2) + "0123456789";
   let proc = await spawnServer(dataDir, token, 0);
   const server = {
-    link: proc.link, base: proc.base, token, dataDir,
+    link: proc.link,
+    base: proc.base,
+    token,
+    dataDir,
     /** Stop the server, keeping its data directory. */
     halt: () => proc.stop(),
     /** Start it again on the same data directory and port (the page's URL stays valid). */
@@ -77,7 +92,10 @@ export async function startServer() {
 export async function api(server, method, path, body) {
   const r = await fetch(server.base + path, {
     method,
-    headers: { authorization: `Bearer ${server.token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+    headers: {
+      authorization: `Bearer ${server.token}`,
+      ...(body === undefined ? {} : { "content-type": "application/json" }),
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await r.text();
@@ -91,10 +109,16 @@ export async function importNotebook(server, text) {
 }
 
 /** A `.src.md` document: `cells` are [filename, source] pairs or markdown strings. */
-export function srcmd({ title = "Test", language = "javascript", packageJson = '{\n  "type": "module"\n}', cells = [] }) {
+export function srcmd({
+  title = "Test",
+  language = "javascript",
+  packageJson = '{\n  "type": "module"\n}',
+  cells = [],
+}) {
   const fence = language === "typescript" ? "typescript" : "javascript";
   let doc = `<!-- srcbook:{"language":"${language}"} -->\n\n# ${title}\n\n###### package.json\n\n\`\`\`json\n${packageJson}\n\`\`\`\n`;
-  for (const c of cells) doc += typeof c === "string" ? `\n${c}\n` : `\n###### ${c[0]}\n\n\`\`\`${fence}\n${c[1]}\n\`\`\`\n`;
+  for (const c of cells)
+    doc += typeof c === "string" ? `\n${c}\n` : `\n###### ${c[0]}\n\n\`\`\`${fence}\n${c[1]}\n\`\`\`\n`;
   return doc;
 }
 
@@ -108,7 +132,8 @@ export async function signedIn(browser, server, options) {
 }
 
 /** Wait until the page has rendered everything it received so far (a frame, then a task). */
-export const settled = (page) => page.evaluate(() => new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0))));
+export const settled = (page) =>
+  page.evaluate(() => new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0))));
 
 /** The save indicator with this text (a string or RegExp). */
 export const saveState = (page, text) => page.getByTestId("save-state").filter({ hasText: text });
@@ -136,7 +161,13 @@ export async function launch() {
 /** Fail the test on any page error or console error (CSP violations show up there). */
 export function watchErrors(page, errors) {
   page.on("pageerror", (e) => errors.push(`pageerror: ${e.message}`));
-  page.on("console", (m) => m.type() === "error" && !/Failed to load resource/.test(m.text()) && errors.push(`console: ${m.text()}`));
+  page.on(
+    "console",
+    (m) =>
+      m.type() === "error" &&
+      !/Failed to load resource/.test(m.text()) &&
+      errors.push(`console: ${m.text()}`),
+  );
 }
 
 export async function shot(page, name) {

@@ -31,32 +31,76 @@ test("squiggles, gutter markers, hover, completions and go-to-definition", async
         if (event === "cell:update" && /oops/.test(p.updates?.source ?? "")) {
           reply(topic, "tsserver:cell:diagnostics", {
             cellId: p.cellId,
-            diagnostics: [{ code: 2322, category: "error", text: "Type 'string' is not assignable to type 'number'.", start: { line: 1, offset: 7 }, end: { line: 1, offset: 11 } }],
+            diagnostics: [
+              {
+                code: 2322,
+                category: "error",
+                text: "Type 'string' is not assignable to type 'number'.",
+                start: { line: 1, offset: 7 },
+                end: { line: 1, offset: 11 },
+              },
+            ],
           });
         }
         return;
       }
       const rid = p.requestId;
       if (event === "tsserver:cell:quickinfo:request")
-        reply(topic, "tsserver:cell:quickinfo:response", { requestId: rid, response: { kind: "const", kindModifiers: "", displayString: "const oops: number", documentation: "The answer.", tags: [] } });
+        reply(topic, "tsserver:cell:quickinfo:response", {
+          requestId: rid,
+          response: {
+            kind: "const",
+            kindModifiers: "",
+            displayString: "const oops: number",
+            documentation: "The answer.",
+            tags: [],
+          },
+        });
       else if (event === "tsserver:cell:completions:request")
-        reply(topic, "tsserver:cell:completions:response", { requestId: rid, response: { entries: [{ name: "toFixed", kind: "method", kindModifiers: "", details: { signature: "(method) Number.toFixed(fractionDigits?: number): string", documentation: "Formats a number." } }] } });
+        reply(topic, "tsserver:cell:completions:response", {
+          requestId: rid,
+          response: {
+            entries: [
+              {
+                name: "toFixed",
+                kind: "method",
+                kindModifiers: "",
+                details: {
+                  signature: "(method) Number.toFixed(fractionDigits?: number): string",
+                  documentation: "Formats a number.",
+                },
+              },
+            ],
+          },
+        });
       else if (event === "tsserver:cell:signature_help:request")
         reply(topic, "tsserver:cell:signature_help:response", {
           requestId: rid,
           response: {
             selectedItemIndex: 0,
             argumentIndex: 0,
-            items: [{
-              prefixDisplayParts: [{ text: "add(" }],
-              suffixDisplayParts: [{ text: "): number" }],
-              separatorDisplayParts: [{ text: ", " }],
-              parameters: [{ displayParts: [{ text: "a: number" }] }, { displayParts: [{ text: "b: number" }] }],
-            }],
+            items: [
+              {
+                prefixDisplayParts: [{ text: "add(" }],
+                suffixDisplayParts: [{ text: "): number" }],
+                separatorDisplayParts: [{ text: ", " }],
+                parameters: [
+                  { displayParts: [{ text: "a: number" }] },
+                  { displayParts: [{ text: "b: number" }] },
+                ],
+              },
+            ],
           },
         });
       else if (event === "tsserver:cell:definition_location:request")
-        reply(topic, "tsserver:cell:definition_location:response", { requestId: rid, response: { file: "/data/notebooks/x/src/lib.ts", start: { line: 1, offset: 14 }, end: { line: 1, offset: 17 } } });
+        reply(topic, "tsserver:cell:definition_location:response", {
+          requestId: rid,
+          response: {
+            file: "/data/notebooks/x/src/lib.ts",
+            start: { line: 1, offset: 14 },
+            end: { line: 1, offset: 17 },
+          },
+        });
     });
   });
 
@@ -135,10 +179,37 @@ test("the cell's edit goes out before each request, and a reply for older text i
       const [topic, event, p] = JSON.parse(String(msg));
       sent.push([event, p]);
       if (!event.startsWith("tsserver:")) return upstream.send(msg);
-      marker = (cellId) => reply(topic, "tsserver:cell:diagnostics", { cellId, diagnostics: [{ code: 1, category: "error", text: "marker", start: { line: 1, offset: 1 }, end: { line: 1, offset: 4 } }] });
-      const sig = (name) => ({ requestId: p.requestId, response: { selectedItemIndex: 0, argumentIndex: 0, items: [{ prefixDisplayParts: [{ text: `${name}(` }], suffixDisplayParts: [{ text: ")" }], separatorDisplayParts: [{ text: ", " }], parameters: [{ displayParts: [{ text: "a: number" }] }] }] } });
+      marker = (cellId) =>
+        reply(topic, "tsserver:cell:diagnostics", {
+          cellId,
+          diagnostics: [
+            {
+              code: 1,
+              category: "error",
+              text: "marker",
+              start: { line: 1, offset: 1 },
+              end: { line: 1, offset: 4 },
+            },
+          ],
+        });
+      const sig = (name) => ({
+        requestId: p.requestId,
+        response: {
+          selectedItemIndex: 0,
+          argumentIndex: 0,
+          items: [
+            {
+              prefixDisplayParts: [{ text: `${name}(` }],
+              suffixDisplayParts: [{ text: ")" }],
+              separatorDisplayParts: [{ text: ", " }],
+              parameters: [{ displayParts: [{ text: "a: number" }] }],
+            },
+          ],
+        },
+      });
       if (event === "tsserver:cell:signature_help:request") {
-        if (!held) (held = () => reply(topic, "tsserver:cell:signature_help:response", sig("stale"))), requested();
+        if (!held)
+          ((held = () => reply(topic, "tsserver:cell:signature_help:response", sig("stale"))), requested());
         else reply(topic, "tsserver:cell:signature_help:response", sig("fresh"));
       }
     });
@@ -155,7 +226,10 @@ test("the cell's edit goes out before each request, and a reply for older text i
   // Every request came after an update carrying the text it asks about.
   const req = sent.findIndex(([e]) => e === "tsserver:cell:signature_help:request");
   const upd = sent.findLastIndex(([e, p], i) => i < req && e === "cell:update");
-  assert.ok(upd >= 0 && sent[upd][1].updates.source === "f()", `update before request: ${JSON.stringify(sent.slice(0, req + 1).map(([e]) => e))}`);
+  assert.ok(
+    upd >= 0 && sent[upd][1].updates.source === "f()",
+    `update before request: ${JSON.stringify(sent.slice(0, req + 1).map(([e]) => e))}`,
+  );
 
   // The text changes before the held reply arrives: it is dropped (the marker proves it was received).
   await page.keyboard.type("1");
@@ -164,7 +238,11 @@ test("the cell's edit goes out before each request, and a reply for older text i
   marker(cellId);
   await cell.locator(".cm-lintRange-error").waitFor();
   // (Typing inside the call asks again: a tooltip for the new text may show, never the old one.)
-  assert.equal(await page.locator(".cm-signature", { hasText: "stale(" }).count(), 0, "no tooltip for the old text");
+  assert.equal(
+    await page.locator(".cm-signature", { hasText: "stale(" }).count(),
+    0,
+    "no tooltip for the old text",
+  );
 
   // A reply for the current text is shown.
   await page.keyboard.type(",");
@@ -195,13 +273,27 @@ test("run output: streaming stdout/stderr, ANSI colours, exit code, duration, st
       if (event === "cell:exec") {
         const cell = { ...cells.get(p.cellId), status: "running" };
         reply(topic, "cell:updated", { cell });
-        reply(topic, "cell:output", { cellId: p.cellId, output: { type: "stdout", data: "plain \x1b[32mgreen\x1b[0m\n" } });
+        reply(topic, "cell:output", {
+          cellId: p.cellId,
+          output: { type: "stdout", data: "plain \x1b[32mgreen\x1b[0m\n" },
+        });
         reply(topic, "cell:output", { cellId: p.cellId, output: { type: "stderr", data: "a warning\n" } });
-        if (!/loop/.test(cell.source ?? "")) reply(topic, "cell:updated", { cell: { ...cell, status: "idle", exitCode: 0, signal: null, durationMs: 12 } });
+        if (!/loop/.test(cell.source ?? ""))
+          reply(topic, "cell:updated", {
+            cell: { ...cell, status: "idle", exitCode: 0, signal: null, durationMs: 12 },
+          });
         return;
       }
       if (event === "cell:stop")
-        return reply(topic, "cell:updated", { cell: { ...cells.get(p.cellId), status: "idle", exitCode: null, signal: "SIGTERM", durationMs: 1500 } });
+        return reply(topic, "cell:updated", {
+          cell: {
+            ...cells.get(p.cellId),
+            status: "idle",
+            exitCode: null,
+            signal: "SIGTERM",
+            durationMs: 1500,
+          },
+        });
       upstream.send(msg);
     });
   });

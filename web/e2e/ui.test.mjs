@@ -63,7 +63,10 @@ describe("browser UI against the real server", () => {
     await saved(p);
     await p.reload();
     await p.locator("section.cell.code .cm-content").first().waitFor();
-    assert.match(await p.locator("section.cell.code .cm-content").first().innerText(), /const answer: number = 42;/);
+    assert.match(
+      await p.locator("section.cell.code .cm-content").first().innerText(),
+      /const answer: number = 42;/,
+    );
     await shot(p, "notebook");
     await p.close();
   });
@@ -73,9 +76,14 @@ describe("browser UI against the real server", () => {
     await createNotebook(p, "Run test");
     const cell = await addCodeCell(p);
     await cell.locator(".cm-content").click();
-    await p.keyboard.type('const n: number = 6 * 7;\nconsole.log("hello from quire", n);\nconsole.error("to stderr");');
+    await p.keyboard.type(
+      'const n: number = 6 * 7;\nconsole.log("hello from quire", n);\nconsole.error("to stderr");',
+    );
     await p.keyboard.press("Shift+Enter");
-    await cell.getByTestId("exit").filter({ hasText: /^Exit 0 · \d/ }).waitFor();
+    await cell
+      .getByTestId("exit")
+      .filter({ hasText: /^Exit 0 · \d/ })
+      .waitFor();
     assert.match(await cell.locator(".output .stdout").innerText(), /hello from quire 42/);
     assert.match(await cell.locator(".output .stderr").innerText(), /to stderr/);
     await shot(p, "notebook-run");
@@ -101,14 +109,16 @@ describe("browser UI against the real server", () => {
     await cellB.waitFor();
     await a.locator("section.cell.code .cm-content").first().click();
     await a.keyboard.type("let shared = 'from tab A';");
-    await b.waitForFunction(
-      () => document.querySelector("section.cell.code .cm-content")?.textContent?.includes("from tab A"),
+    await b.waitForFunction(() =>
+      document.querySelector("section.cell.code .cm-content")?.textContent?.includes("from tab A"),
     );
     // And back: B's edit reaches A.
     await cellB.click();
     await b.keyboard.press("End");
     await b.keyboard.type(" // B");
-    await a.waitForFunction(() => document.querySelector("section.cell.code .cm-content")?.textContent?.includes("// B"));
+    await a.waitForFunction(() =>
+      document.querySelector("section.cell.code .cm-content")?.textContent?.includes("// B"),
+    );
     // A new cell created in A appears in B.
     await addCodeCell(a);
     await b.locator("section.cell.code").nth(1).waitFor();
@@ -134,7 +144,9 @@ describe("browser UI against the real server", () => {
     // Another browser (no local copy) sees the text: it reached the server.
     const other = await page();
     await other.goto(p.url());
-    await other.waitForFunction(() => document.querySelector("section.cell.code")?.textContent?.includes("typedOffline"));
+    await other.waitForFunction(() =>
+      document.querySelector("section.cell.code")?.textContent?.includes("typedOffline"),
+    );
     await other.close();
     await ctx.close();
   });
@@ -145,7 +157,9 @@ describe("browser UI against the real server", () => {
     await p.getByRole("button", { name: "+ Markdown" }).last().click();
     const md = p.locator("section.cell.markdown").last();
     const area = md.getByLabel("Markdown source"); // a new markdown cell opens in edit mode
-    await area.fill("## Results\n\n- [x] done\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n```ts\nconst x: number = 1;\n```\n\n<script>alert(1)</script>");
+    await area.fill(
+      "## Results\n\n- [x] done\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n```ts\nconst x: number = 1;\n```\n\n<script>alert(1)</script>",
+    );
     await md.getByRole("button", { name: "Done" }).click();
     await md.locator(".md h2", { hasText: "Results" }).waitFor();
     assert.equal(await md.locator(".md table td").count(), 2);
@@ -242,9 +256,13 @@ describe("browser UI against the real server", () => {
     // Invalid JSON is refused in place (and the notebook does not claim to be saved), valid JSON is saved.
     const tsconfigError = p.locator("details.tsconfig").getByText(/^Not saved:/);
     await tsconfigError.waitFor();
-    await p.getByTestId("save-state").filter({ hasText: "Not saved: tsconfig.json is not valid JSON" }).waitFor();
+    await p
+      .getByTestId("save-state")
+      .filter({ hasText: "Not saved: tsconfig.json is not valid JSON" })
+      .waitFor();
     const updated = ws.waitForEvent("framereceived", {
-      predicate: (f) => String(f.payload).includes('"tsconfig.json:updated"') && String(f.payload).includes("es2023"),
+      predicate: (f) =>
+        String(f.payload).includes('"tsconfig.json:updated"') && String(f.payload).includes("es2023"),
     });
     await p.keyboard.press("Control+a");
     await p.keyboard.type('{"compilerOptions": {"strict": true, "target": "es2023"}}');
@@ -270,7 +288,10 @@ describe("browser UI against the real server", () => {
     await cell.locator(".cm-content").click();
     await p.keyboard.type("console.log('secret is', process.env.LINKED_SECRET);");
     await p.keyboard.press("Shift+Enter");
-    await cell.getByTestId("exit").filter({ hasText: /^Exit 0/ }).waitFor();
+    await cell
+      .getByTestId("exit")
+      .filter({ hasText: /^Exit 0/ })
+      .waitFor();
     assert.match(await cell.locator(".output").innerText(), /secret is v/);
 
     const href = await p.getByRole("link", { name: "Export .src.md" }).getAttribute("href");

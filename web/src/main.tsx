@@ -6,17 +6,17 @@ import { currentPath, onRoute } from "./router";
 import { Home } from "./pages/Home";
 import { Login } from "./pages/Login";
 import { Secrets } from "./pages/Secrets";
-import { Settings } from "./pages/Settings";
 import { Shortcuts } from "./pages/Shortcuts";
 import { ConnectionBanner } from "./pages/Banner";
 import "./styles.css";
 
 // Code split: CodeMirror and markdown only load on the notebook route; tus only on the files page;
-// the dashboard only on /admin.
+// the dashboard only on /admin; the settings (with the AI section) only on /settings.
 let notebookChunk = false;
 const Notebook = lazy(() => import("./notebook/Notebook").then((m) => ((notebookChunk = true), m)));
 const Files = lazy(() => import("./pages/Files"));
 const Admin = lazy(() => import("./pages/Admin"));
+const Settings = lazy(() => import("./pages/Settings").then((m) => ({ default: m.Settings })));
 
 function Route({ path }: { path: string }) {
   const nb = /^\/srcbooks\/([^/]+)\/?$/.exec(path);
@@ -82,7 +82,8 @@ function App() {
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
       const t = e.target as HTMLElement;
-      const typing = t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName) || t.closest(".cm-editor");
+      const typing =
+        t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName) || t.closest(".cm-editor");
       if (e.key === "?" && !typing) {
         e.preventDefault();
         setHelp((h) => !h);
@@ -96,7 +97,13 @@ function App() {
     <>
       <Nav path={path} />
       <ConnectionBanner />
-      <Suspense fallback={<main id="main" class="page" aria-busy="true"><p>Loading…</p></main>}>
+      <Suspense
+        fallback={
+          <main id="main" class="page" aria-busy="true">
+            <p>Loading…</p>
+          </main>
+        }
+      >
         <Route path={path} />
       </Suspense>
       {help && <Shortcuts onClose={() => setHelp(false)} />}

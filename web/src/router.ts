@@ -26,7 +26,8 @@ document.addEventListener("click", (e) => {
   const a = (e.target as Element | null)?.closest?.("a");
   if (!a || e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
   const href = a.getAttribute("href");
-  if (!href || !href.startsWith("/") || href.startsWith("/api/") || a.hasAttribute("download") || a.target) return;
+  if (!href || !href.startsWith("/") || href.startsWith("/api/") || a.hasAttribute("download") || a.target)
+    return;
   if (href.startsWith("/files/") || href.startsWith("/uploads/") || href.startsWith("/health")) return;
   e.preventDefault();
   navigate(href);

@@ -1,24 +1,46 @@
 // One WebSocket per page: reconnects with exponential backoff, resubscribes every topic it holds, and
 // queues frames while a topic is not (re)subscribed, so nothing typed offline is dropped on the floor.
 
-type Handler = (event: string, payload: any) => void;
+import { CAPABILITIES, ClientEvent, ServerEvent, type ClientPayload, type Frame } from "./wire";
+
+/** Every frame of a topic goes to its handlers: the event name and its (unchecked) payload. */
+export type Handler = (event: string, payload: any) => void;
 export type Conn = "connecting" | "open" | "offline";
 
-const CAPABILITIES = ["errors", "cells", "tsserver"];
+/** The part of a browser WebSocket this module uses (tests give a fake one). */
+export type WebSocketLike = {
+  readonly readyState: number;
+  // `any`: a browser WebSocket's handlers take DOM events, a fake's take whatever it passes.
+  onopen: ((e: any) => void) | null;
+  onmessage: ((m: any) => void) | null;
+  onclose: ((e: any) => void) | null;
+  send(data: string): void;
+  close(code?: number): void;
+};
+/** How the socket reaches the server, and whether the browser thinks it is online. */
+export type Transport = { open: () => WebSocketLike; online: () => boolean };
+const OPEN = 1; // WebSocket.OPEN
+
+const browser: Transport = {
+  open: () => new WebSocket(`${location.protocol === "https:" ? "wss:" : "ws:"}//${location.host}/websocket`),
+  online: () => navigator.onLine,
+};
 
 type Topic = { handlers: Set<Handler>; ready: boolean; subId: string; queue: string[] };
 
 let seq = 0;
 export const newId = (prefix = "r") => `${prefix}${Date.now().toString(36)}${(seq++).toString(36)}`;
 
-class Socket {
-  private ws: WebSocket | null = null;
+export class Socket {
+  private ws: WebSocketLike | null = null;
   private topics = new Map<string, Topic>();
   private attempt = 0;
   private timer: number | undefined;
   private barriers = new Map<string, () => void>();
   state: Conn = "connecting";
   private stateListeners = new Set<(c: Conn) => void>();
+
+  constructor(private transport: Transport = browser) {}
 
   onState(f: (c: Conn) => void) {
     this.stateListeners.add(f);
@@ -34,8 +56,7 @@ class Socket {
 
   private connect() {
     clearTimeout(this.timer);
-    const proto = location.protocol === "https:" ? "wss:" : "ws:";
-    const ws = new WebSocket(`${proto}//${location.host}/websocket`);
+    const ws = this.transport.open();
     this.ws = ws;
     ws.onopen = () => {
       this.attempt = 0;
@@ -51,7 +72,7 @@ class Socket {
       this.setState("offline");
       // 250 ms, 500 ms, 1 s … capped at 10 s, with jitter so many tabs do not reconnect in lockstep.
       // Offline: wait for the browser's "online" event instead of burning attempts.
-      if (!navigator.onLine) return;
+      if (!this.transport.online()) return;
       const delay = Math.min(10_000, 250 * 2 ** this.attempt++) * (0.75 + Math.random() * 0.5);
       this.timer = window.setTimeout(() => this.connect(), delay);
     };
@@ -72,7 +93,7 @@ class Socket {
 
   private subscribeFrame(topic: string, t: Topic) {
     t.subId = newId("s");
-    this.ws?.send(JSON.stringify([topic, "subscribe", { id: t.subId, capabilities: CAPABILITIES }]));
+    this.ws?.send(frame(topic, ClientEvent.subscribe, { id: t.subId, capabilities: CAPABILITIES }));
   }
 
   private receive(data: string) {
@@ -85,16 +106,23 @@ class Socket {
     if (!Array.isArray(frame) || frame.length !== 3) return;
     const [topic, event, payload] = frame as [string, string, any];
     const t = this.topics.get(topic);
-    if (!t) return;
+    if (!t) {
+      // An MCP approval without a notebook goes to every connection, whichever topic it names: every
+      // topic's handlers see it (they tell approvals apart by id).
+      if (event.startsWith("mcp:"))
+        for (const x of this.topics.values()) x.handlers.forEach((h) => h(event, payload));
+      return;
+    }
     // A barrier's reply: `pong`, or an error for it from a server that does not know `ping` (frames are
     // still handled in order, so either way every earlier frame has been applied).
-    const done = (event === "pong" || event === "error") && this.barriers.get(payload?.requestId);
+    const done =
+      (event === ServerEvent.pong || event === ServerEvent.error) && this.barriers.get(payload?.requestId);
     if (done) {
       this.barriers.delete(payload.requestId);
       done();
       return;
     }
-    if (event === "subscribed") {
+    if (event === ServerEvent.subscribed) {
       if (payload?.id !== t.subId) return;
       t.ready = true;
       const queued = t.queue.splice(0);
@@ -108,7 +136,7 @@ class Socket {
     if (!t) {
       t = { handlers: new Set(), ready: false, subId: "", queue: [] };
       this.topics.set(topic, t);
-      if (this.ws?.readyState === WebSocket.OPEN) this.subscribeFrame(topic, t);
+      if (this.ws?.readyState === OPEN) this.subscribeFrame(topic, t);
       else if (!this.ws) this.connect();
     }
     t.handlers.add(h);
@@ -116,7 +144,7 @@ class Socket {
       t!.handlers.delete(h);
       if (t!.handlers.size === 0) {
         this.topics.delete(topic);
-        if (t!.ready) this.ws?.send(JSON.stringify([topic, "unsubscribe", {}]));
+        if (t!.ready) this.ws?.send(frame(topic, ClientEvent.unsubscribe, {}));
         if (this.topics.size === 0) {
           const ws = this.ws;
           this.ws = null;
@@ -128,24 +156,27 @@ class Socket {
     };
   }
 
-  send(topic: string, event: string, payload: object) {
+  send<E extends ClientEvent>(topic: string, event: E, payload: ClientPayload<E> & { requestId?: string }) {
     const t = this.topics.get(topic);
     if (!t) return;
-    const frame = JSON.stringify([topic, event, payload]);
-    if (t.ready && this.ws?.readyState === WebSocket.OPEN) this.ws.send(frame);
-    else t.queue.push(frame);
+    const f = frame(topic, event, payload);
+    if (t.ready && this.ws?.readyState === OPEN) this.ws.send(f);
+    else t.queue.push(f);
   }
 
   /** Resolves once the server has handled every frame sent on `topic` before it (`ping` → `pong`). */
   barrier(topic: string): Promise<void> {
     const t = this.topics.get(topic);
-    if (!t || !t.ready || this.ws?.readyState !== WebSocket.OPEN) return Promise.reject(new Error("offline"));
+    if (!t || !t.ready || this.ws?.readyState !== OPEN) return Promise.reject(new Error("offline"));
     const requestId = newId("b");
     const p = new Promise<void>((resolve) => this.barriers.set(requestId, resolve));
-    this.ws.send(JSON.stringify([topic, "ping", { requestId }]));
+    this.ws.send(frame(topic, ClientEvent.ping, { requestId }));
     return p;
   }
 }
+
+const frame = <E extends ClientEvent>(topic: string, event: E, payload: ClientPayload<E>) =>
+  JSON.stringify([topic, event, payload] satisfies Frame);
 
 export const socket = new Socket();
 addEventListener("online", () => socket.retryNow());

@@ -16,14 +16,13 @@ mod sqlite;
 
 pub use error::{BackupError, Result};
 pub use quire_filestore::backup::BlobCopy;
-pub use restore::{RESTORE_MARKER, RestoreReport, restore};
+pub use quire_stdx::RESTORE_MARKER;
+pub use restore::{RestoreReport, restore};
 
+use quire_stdx::{DataDir, FilesDir};
 use std::fs;
 use std::path::Path;
 use std::time::{Duration, Instant};
-
-/// Instance key files carried in a backup (the second exists only mid-rotation).
-pub const KEY_FILES: [&str; 2] = ["secret.key", "secret.key.next"];
 
 #[derive(Debug)]
 pub struct BackupReport {
@@ -31,7 +30,7 @@ pub struct BackupReport {
     pub files: BlobCopy,
     pub bytes: u64,
     pub entries: usize,
-    /// False when the instance key comes from `QUIRE_SECRET_KEY` (not a file): keep it yourself.
+    /// False when the instance key comes from `--secret-key` (not a file): keep it yourself.
     pub key_included: bool,
     pub took: Duration,
 }
@@ -53,13 +52,6 @@ pub(crate) fn prepare_empty(dir: &Path) -> Result<bool> {
     }
 }
 
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
 /// Copy `src` to the new file `dest` and make it durable; `private` files (the instance key) get 0600.
 pub(crate) fn copy_new(src: &Path, dest: &Path, private: bool) -> std::io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
@@ -74,49 +66,55 @@ pub(crate) fn copy_new(src: &Path, dest: &Path, private: bool) -> std::io::Resul
 }
 
 /// Make a consistent backup of the data directory `data_dir` in `dest` (new or empty).
-pub fn backup(data_dir: &Path, dest: &Path) -> Result<BackupReport> {
-    if !data_dir.join("quire.db").is_file() && !data_dir.join("notebooks").is_dir() {
-        return Err(BackupError::Invalid(format!("{} is not a Quire data directory", data_dir.display())));
+pub fn backup(data_dir: &DataDir, dest: &Path) -> Result<BackupReport> {
+    if !data_dir.db().is_file() && !data_dir.notebooks().is_dir() {
+        return Err(BackupError::Invalid(format!(
+            "{} is not a Quire data directory",
+            data_dir.root().display()
+        )));
     }
     let created = prepare_empty(dest)?;
-    let result = write_backup(data_dir, dest);
+    let result = write_backup(data_dir, &DataDir::new(dest));
     if result.is_err() && created {
         let _ = fs::remove_dir_all(dest);
     }
     result
 }
 
-fn write_backup(data_dir: &Path, dest: &Path) -> Result<BackupReport> {
+/// `dest` has the data directory's layout (a restore copies it back entry by entry).
+fn write_backup(data_dir: &DataDir, dest: &DataDir) -> Result<BackupReport> {
     let start = Instant::now();
-    if data_dir.join("quire.db").is_file() {
-        sqlite::snapshot(&data_dir.join("quire.db"), &dest.join("quire.db"))?;
+    if data_dir.db().is_file() {
+        sqlite::snapshot(&data_dir.db(), &dest.db())?;
     }
     let mut key_included = false;
-    for name in KEY_FILES {
-        if data_dir.join(name).is_file() {
-            copy_new(&data_dir.join(name), &dest.join(name), true)?;
+    for (from, to) in data_dir.key_files().iter().zip(dest.key_files()) {
+        if from.is_file() {
+            copy_new(from, &to, true)?;
             key_included = true;
         }
     }
-    let notebooks = notebooks::copy_all(&data_dir.join("notebooks"), &dest.join("notebooks"))?;
+    let notebooks = notebooks::copy_all(&data_dir.notebooks(), &dest.notebooks())?;
     let mut files = BlobCopy::default();
-    if data_dir.join("files/files.db").is_file() {
-        fs::create_dir_all(dest.join("files"))?;
-        sqlite::snapshot(&data_dir.join("files/files.db"), &dest.join("files/files.db"))?;
-        files = quire_filestore::backup::copy_blobs(&data_dir.join("files"), &dest.join("files"))?;
-        verify_files(&dest.join("files"))?;
+    let (live, copy) = (data_dir.files(), dest.files());
+    if live.db().is_file() {
+        fs::create_dir_all(copy.root())?;
+        sqlite::snapshot(&live.db(), &copy.db())?;
+        files = quire_filestore::backup::copy_blobs(&live, &copy)?;
+        verify_files(&copy)?;
     }
+    let dest = dest.root();
     let entries = manifest::entries(dest)?;
     let m = manifest::Manifest {
         format: manifest::FORMAT.into(),
         quire_version: env!("CARGO_PKG_VERSION").into(),
-        created_at_ms: now_ms(),
+        created_at_ms: quire_stdx::now_ms() as u64,
         notebooks,
         files: files.files,
         entries,
     };
     let json = serde_json::to_vec_pretty(&m).map_err(|e| BackupError::Invalid(e.to_string()))?;
-    quire_notebook::fsx::write_atomic(&dest.join(manifest::MANIFEST), &json)?;
+    quire_stdx::fs::write_atomic(&dest.join(manifest::MANIFEST), &json)?;
     Ok(BackupReport {
         notebooks,
         files,
@@ -128,8 +126,8 @@ fn write_backup(data_dir: &Path, dest: &Path) -> Result<BackupReport> {
 }
 
 /// Re-hash every chunk and manifest of a copied file store (the same check as `quire fsck`).
-pub(crate) fn verify_files(dir: &Path) -> Result<()> {
-    let store = quire_filestore::FileStore::open(dir, Default::default())?;
+pub(crate) fn verify_files(dir: &FilesDir) -> Result<()> {
+    let store = quire_filestore::FileStore::open(dir.clone(), Default::default())?;
     let report = store.fsck(false)?;
     if !report.is_clean() {
         return Err(BackupError::Verify(format!(

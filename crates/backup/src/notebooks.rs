@@ -64,7 +64,7 @@ pub fn copy_all(src: &Path, dest: &Path) -> Result<u64> {
         write_tree(&dest.join(&name), &snap)?;
         count += 1;
     }
-    quire_notebook::fsx::sync_dir(dest)?;
+    quire_stdx::fs::sync_dir(dest)?;
     Ok(count)
 }
 
@@ -101,10 +101,10 @@ fn write_tree(dest: &Path, snap: &Snapshot) -> Result<()> {
             fs::create_dir_all(parent)?;
             dirs.insert(parent.to_path_buf());
         }
-        quire_notebook::fsx::write_atomic(&path, bytes)?;
+        quire_stdx::fs::write_atomic(&path, bytes)?;
     }
     for d in dirs {
-        quire_notebook::fsx::sync_dir(&d)?;
+        quire_stdx::fs::sync_dir(&d)?;
     }
     Ok(())
 }

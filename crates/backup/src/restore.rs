@@ -4,15 +4,13 @@
 //! checked again: hashes, SQLite integrity, the instance key against the database, every chunk.
 
 use crate::error::{BackupError, Result};
-use crate::{KEY_FILES, manifest, prepare_empty};
-use quire_notebook::fsx;
+use crate::{manifest, prepare_empty};
+use quire_stdx::DataDir;
+use quire_stdx::fs as fsx;
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::Path;
 use std::time::{Duration, Instant};
-
-/// Present in a data directory while a restore into it is unfinished.
-pub const RESTORE_MARKER: &str = "restore-incomplete";
 
 #[derive(Debug)]
 pub struct RestoreReport {
@@ -21,17 +19,19 @@ pub struct RestoreReport {
     pub bytes: u64,
     /// Notebooks that did not decode (id and first error); they were copied all the same.
     pub notebook_failures: Vec<(String, String)>,
-    /// False when the backup holds no key file: serve with the same `QUIRE_SECRET_KEY` as before.
+    /// False when the backup holds no key file: serve with the same `--secret-key` as before.
     pub key_checked: bool,
     pub took: Duration,
 }
 
-pub fn restore(src: &Path, data_dir: &Path, env_key: Option<&str>) -> Result<RestoreReport> {
+pub fn restore(src: &Path, data: &DataDir, env_key: Option<&str>) -> Result<RestoreReport> {
     let start = Instant::now();
     let m = manifest::read(src)?;
     manifest::verify(src, &m)?;
+    let data_dir = data.root();
     prepare_empty(data_dir)?;
-    let marker = data_dir.join(RESTORE_MARKER);
+    let marker = data.restore_marker();
+    let key_files = data.key_files();
     fsx::write_atomic(
         &marker,
         b"A restore into this directory has not finished; restore again into an empty one.\n",
@@ -43,7 +43,7 @@ pub fn restore(src: &Path, data_dir: &Path, env_key: Option<&str>) -> Result<Res
         let dest = data_dir.join(&rel);
         let parent = dest.parent().unwrap_or(data_dir).to_path_buf();
         fs::create_dir_all(&parent)?;
-        let private = KEY_FILES.iter().any(|k| Path::new(k) == rel);
+        let private = key_files.contains(&dest);
         crate::copy_new(&src.join(&rel), &dest, private)?;
         let mut d = parent.as_path();
         while d.starts_with(data_dir) && dirs.insert(d.to_path_buf()) {
@@ -57,11 +57,11 @@ pub fn restore(src: &Path, data_dir: &Path, env_key: Option<&str>) -> Result<Res
         fsx::sync_dir(d)?;
     }
     manifest::verify(data_dir, &m)?;
-    let key_checked = check_database(data_dir, env_key)?;
-    if data_dir.join("files/files.db").is_file() {
-        crate::verify_files(&data_dir.join("files"))?;
+    let key_checked = check_database(data, env_key)?;
+    if data.files().db().is_file() {
+        crate::verify_files(&data.files())?;
     }
-    let notebook_failures = check_notebooks(&data_dir.join("notebooks"));
+    let notebook_failures = check_notebooks(&data.notebooks());
     fsx::remove_file_durable(&marker)?;
     Ok(RestoreReport {
         notebooks: m.notebooks,
@@ -74,17 +74,17 @@ pub fn restore(src: &Path, data_dir: &Path, env_key: Option<&str>) -> Result<Res
 }
 
 /// `quire.db` passes its integrity check and opens with the restored (or given) instance key.
-fn check_database(data_dir: &Path, env_key: Option<&str>) -> Result<bool> {
-    let db = data_dir.join("quire.db");
+fn check_database(data_dir: &DataDir, env_key: Option<&str>) -> Result<bool> {
+    let db = data_dir.db();
     if !db.is_file() {
         return Ok(false);
     }
     crate::sqlite::check_integrity(&rusqlite::Connection::open(&db)?, &db)?;
-    let has_key_file = KEY_FILES.iter().any(|k| data_dir.join(k).is_file());
+    let has_key_file = data_dir.key_files().iter().any(|k| k.is_file());
     if env_key.is_none() && !has_key_file {
         return Ok(false);
     }
-    let key = quire_notebook::seal::instance_key(data_dir, &db, env_key)?;
+    let key = quire_notebook::seal::instance_key(data_dir, env_key)?;
     if !quire_notebook::SqliteDatabase::key_opens(&db, &key)? {
         return Err(BackupError::Verify(
             "the instance key does not open the restored database's secrets (QUIRE_SECRET_KEY differs?)"

@@ -3,9 +3,10 @@
 
 use super::*;
 use quire_filestore::{Actor, FileStore, NewFile};
-use quire_notebook::{Database, NotebookStore, SqliteDatabase};
+use quire_notebook::db::prelude::*;
+use quire_notebook::{NotebookStore, SqliteDatabase};
+use quire_stdx::DataDir;
 use std::io::Cursor;
-use std::path::PathBuf;
 
 fn noise(n: usize, seed: u64) -> Vec<u8> {
     let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
@@ -21,7 +22,7 @@ fn noise(n: usize, seed: u64) -> Vec<u8> {
 
 struct Fixture {
     _dir: tempfile::TempDir,
-    data: PathBuf,
+    data: DataDir,
     files: Vec<(String, Vec<u8>)>,
     notebook_id: String,
     partial_upload: String,
@@ -33,17 +34,17 @@ fn actor() -> Actor {
 
 fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    let key = quire_notebook::seal::instance_key(&data, &data.join("quire.db"), None).unwrap();
-    let db = SqliteDatabase::open(&data.join("quire.db"), key).unwrap();
+    let data = DataDir::new(dir.path().join("data"));
+    std::fs::create_dir_all(data.root()).unwrap();
+    let key = quire_notebook::seal::instance_key(&data, None).unwrap();
+    let db = SqliteDatabase::open(&data.db(), key).unwrap();
     db.upsert_secret("API_TOKEN", "s3cret-value").unwrap();
-    let store = NotebookStore::open(&data.join("notebooks")).unwrap();
+    let store = NotebookStore::open(&data.notebooks()).unwrap();
     let nb = store.create("Backed up", srcmd::Language::Typescript).unwrap();
     let notebook_id = quire_notebook::lock(&nb).id.clone();
-    std::fs::create_dir_all(data.join("notebooks").join(&notebook_id).join("node_modules/x")).unwrap();
-    std::fs::write(data.join("notebooks").join(&notebook_id).join("node_modules/x/index.js"), "1").unwrap();
-    let fs = FileStore::open(&data.join("files"), Default::default()).unwrap();
+    std::fs::create_dir_all(data.notebooks().join(&notebook_id).join("node_modules/x")).unwrap();
+    std::fs::write(data.notebooks().join(&notebook_id).join("node_modules/x/index.js"), "1").unwrap();
+    let fs = FileStore::open(data.files(), Default::default()).unwrap();
     let mut files = Vec::new();
     for (i, size) in [0usize, 100, 5000, 3 << 20].into_iter().enumerate() {
         let bytes = noise(size, i as u64);
@@ -63,7 +64,7 @@ fn fixture() -> Fixture {
 #[test]
 fn backup_then_restore_is_byte_exact_and_verified() {
     let f = fixture();
-    let root = f.data.parent().unwrap();
+    let root = f.data.root().parent().unwrap();
     let report = backup(&f.data, &root.join("bk")).unwrap();
     assert_eq!(report.notebooks, 1);
     assert_eq!(report.files.files, 4);
@@ -71,20 +72,20 @@ fn backup_then_restore_is_byte_exact_and_verified() {
     assert!(report.key_included);
     assert!(!root.join("bk/notebooks").join(&f.notebook_id).join("node_modules").exists());
 
-    let restored = restore(&root.join("bk"), &root.join("restored"), None).unwrap();
+    let restored = restore(&root.join("bk"), &DataDir::new(root.join("restored")), None).unwrap();
     assert!(restored.key_checked);
     assert!(restored.notebook_failures.is_empty(), "{:?}", restored.notebook_failures);
     assert!(!root.join("restored").join(RESTORE_MARKER).exists());
-    let r = root.join("restored");
+    let r = DataDir::new(root.join("restored"));
 
-    let key = quire_notebook::seal::instance_key(&r, &r.join("quire.db"), None).unwrap();
-    let db = SqliteDatabase::open(&r.join("quire.db"), key).unwrap();
+    let key = quire_notebook::seal::instance_key(&r, None).unwrap();
+    let db = SqliteDatabase::open(&r.db(), key).unwrap();
     assert_eq!(db.secrets().unwrap()[0].value, "s3cret-value");
-    let src_nb = f.data.join("notebooks").join(&f.notebook_id).join("README.md");
-    let dst_nb = r.join("notebooks").join(&f.notebook_id).join("README.md");
+    let src_nb = f.data.notebooks().join(&f.notebook_id).join("README.md");
+    let dst_nb = r.notebooks().join(&f.notebook_id).join("README.md");
     assert_eq!(std::fs::read(src_nb).unwrap(), std::fs::read(dst_nb).unwrap());
 
-    let fs = FileStore::open(&r.join("files"), Default::default()).unwrap();
+    let fs = FileStore::open(r.files(), Default::default()).unwrap();
     for (id, bytes) in &f.files {
         let rec = fs.file(&actor(), id).unwrap();
         let mut got = Vec::new();
@@ -104,7 +105,7 @@ fn backup_then_restore_is_byte_exact_and_verified() {
 #[test]
 fn restore_refuses_a_damaged_backup_before_writing_anything() {
     let f = fixture();
-    let root = f.data.parent().unwrap();
+    let root = f.data.root().parent().unwrap();
     backup(&f.data, &root.join("bk")).unwrap();
     let chunk = manifest::read(&root.join("bk"))
         .unwrap()
@@ -116,7 +117,7 @@ fn restore_refuses_a_damaged_backup_before_writing_anything() {
     let mut bytes = std::fs::read(&path).unwrap();
     bytes[10] ^= 1;
     std::fs::write(&path, bytes).unwrap();
-    let err = restore(&root.join("bk"), &root.join("restored"), None).unwrap_err();
+    let err = restore(&root.join("bk"), &DataDir::new(root.join("restored")), None).unwrap_err();
     assert!(matches!(err, BackupError::Damaged { ref path, .. } if *path == chunk.path), "{err}");
     assert!(!root.join("restored").exists());
 }
@@ -124,21 +125,30 @@ fn restore_refuses_a_damaged_backup_before_writing_anything() {
 #[test]
 fn refuses_non_empty_targets_incomplete_backups_and_unsafe_paths() {
     let f = fixture();
-    let root = f.data.parent().unwrap();
+    let root = f.data.root().parent().unwrap();
     std::fs::create_dir_all(root.join("full")).unwrap();
     std::fs::write(root.join("full/x"), "x").unwrap();
     assert!(matches!(backup(&f.data, &root.join("full")), Err(BackupError::NotEmpty(_))));
-    assert!(matches!(backup(&root.join("full"), &root.join("bk2")), Err(BackupError::Invalid(_))));
+    assert!(matches!(
+        backup(&DataDir::new(root.join("full")), &root.join("bk2")),
+        Err(BackupError::Invalid(_))
+    ));
 
     backup(&f.data, &root.join("bk")).unwrap();
-    assert!(matches!(restore(&root.join("bk"), &root.join("full"), None), Err(BackupError::NotEmpty(_))));
+    assert!(matches!(
+        restore(&root.join("bk"), &DataDir::new(root.join("full")), None),
+        Err(BackupError::NotEmpty(_))
+    ));
     assert!(matches!(restore(&root.join("bk"), &f.data, None), Err(BackupError::NotEmpty(_))));
 
     let text = std::fs::read_to_string(root.join("bk").join(manifest::MANIFEST)).unwrap();
     let evil = text.replacen("\"path\": \"", "\"path\": \"../", 1);
     std::fs::write(root.join("bk").join(manifest::MANIFEST), evil).unwrap();
-    assert!(matches!(restore(&root.join("bk"), &root.join("r1"), None), Err(BackupError::NotABackup(_))));
+    assert!(matches!(
+        restore(&root.join("bk"), &DataDir::new(root.join("r1")), None),
+        Err(BackupError::NotABackup(_))
+    ));
     std::fs::remove_file(root.join("bk").join(manifest::MANIFEST)).unwrap();
-    let err = restore(&root.join("bk"), &root.join("r2"), None).unwrap_err();
+    let err = restore(&root.join("bk"), &DataDir::new(root.join("r2")), None).unwrap_err();
     assert!(err.to_string().contains("not a complete Quire backup"), "{err}");
 }

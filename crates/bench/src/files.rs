@@ -132,7 +132,7 @@ struct Target {
 
 pub async fn run(mib: u64) -> anyhow::Result<()> {
     let server = super::start().await?;
-    let chunks = server._tmp.path().join("files/chunks");
+    let chunks = quire_stdx::DataDir::new(server._tmp.as_ref().context("data dir")?.path()).files().chunks();
     let s = Target { base: server.base.clone(), http: server.http.clone() };
     let idle = rss_kib();
     let peak = Arc::new(AtomicU64::new(idle));

@@ -42,14 +42,14 @@ struct Stats {
 impl Stats {
     fn error(&self, what: String) {
         self.errors.fetch_add(1, Ordering::Relaxed);
-        let mut first = self.first_errors.lock().unwrap_or_else(|p| p.into_inner());
+        let mut first = quire_stdx::lock(&self.first_errors);
         if first.len() < 10 {
             first.push(what);
         }
     }
 
     fn http(&self, route: &'static str, d: Duration) {
-        let mut all = self.http.lock().unwrap_or_else(|p| p.into_inner());
+        let mut all = quire_stdx::lock(&self.http);
         match all.iter_mut().find(|(r, _)| *r == route) {
             Some((_, s)) => s.push(d),
             None => {
@@ -140,7 +140,7 @@ async fn session(
                             if let Some((id, sent)) = pending
                                 && v[2]["requestId"] == id
                             {
-                                stats.ack.lock().unwrap_or_else(|p| p.into_inner()).push(sent.elapsed());
+                                quire_stdx::lock(&stats.ack).push(sent.elapsed());
                                 pending = None;
                                 next_edit += editor.unwrap_or_default();
                             }
@@ -148,7 +148,7 @@ async fn session(
                         Some("cell:updated") => {
                             if let Some(at) = stamp_of(&v) {
                                 let d = stats.t0.elapsed().saturating_sub(Duration::from_micros(at));
-                                stats.broadcast.lock().unwrap_or_else(|p| p.into_inner()).push(d);
+                                quire_stdx::lock(&stats.broadcast).push(d);
                             }
                         }
                         Some("error" | "cell:error") => stats.error(format!("ws error event: {}", v[2])),
@@ -308,9 +308,9 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
     );
     println!("  {} sessions connected and subscribed in {:.2} s", o.sessions, connect_time.as_secs_f64());
     println!("  machine load average (1 min) at start {load0}, at end {load1}");
-    let mut ack = std::mem::take(&mut *stats.ack.lock().unwrap_or_else(|p| p.into_inner()));
-    let mut bc = std::mem::take(&mut *stats.broadcast.lock().unwrap_or_else(|p| p.into_inner()));
-    let mut http = std::mem::take(&mut *stats.http.lock().unwrap_or_else(|p| p.into_inner()));
+    let mut ack = std::mem::take(&mut *quire_stdx::lock(&stats.ack));
+    let mut bc = std::mem::take(&mut *quire_stdx::lock(&stats.broadcast));
+    let mut http = std::mem::take(&mut *quire_stdx::lock(&stats.http));
     ack.print("ws cell:update -> pong (durable)", secs);
     bc.print("ws cell:update -> cell:updated", secs);
     let mut all_http = Samples::default();
@@ -324,7 +324,7 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
     all.print("everything", secs);
     let errors = stats.errors.load(Ordering::Relaxed);
     println!("  errors: {errors}");
-    for e in stats.first_errors.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+    for e in quire_stdx::lock(&stats.first_errors).iter() {
         println!("    {e}");
     }
     println!(

@@ -20,7 +20,7 @@ pub async fn serve_child(dir: &Path) -> anyhow::Result<()> {
     config.max_connections_per_ip = 1 << 16;
     config.max_connections = 1 << 16;
     // One tsserver per subscribed notebook is a language-service benchmark of its own (`tsls`).
-    config.language_service = false;
+    config.language.enabled = false;
     // The server token acts as admin (no quota), but keep the per-user limits out of the way too.
     config.files.quota_bytes = u64::MAX / 2;
     config.files.max_uploads_per_day = u64::MAX / 2;

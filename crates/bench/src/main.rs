@@ -1,7 +1,11 @@
-//! `cargo run --release -p quire-bench -- [edit|http|codec|exec|files|tsls|load|load-uploads] [N]`:
+//! `cargo run --release -p quire-bench -- [edit|http|codec|exec|files|tsls|ai|load|load-uploads] [N]`:
 //! starts the real server on 127.0.0.1:0 in a temp dir and prints latency percentiles measured exactly as a client sees them.
 
+mod ai;
+mod aimem;
+mod aimock;
 mod exec;
+mod mcp;
 mod tsls;
 
 use anyhow::{Context, bail};
@@ -23,7 +27,8 @@ type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStre
 struct Server {
     base: String,
     http: reqwest::Client,
-    _tmp: tempfile::TempDir,
+    /// The data dir, when this process owns the server.
+    _tmp: Option<tempfile::TempDir>,
 }
 
 async fn start() -> anyhow::Result<Server> {
@@ -41,7 +46,7 @@ async fn start_with(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let mut config = quire_server::Config::new(tmp.path().into(), TOKEN.into());
-    config.language_service = language_service;
+    config.language.enabled = language_service;
     tokio::spawn(quire_server::serve(config, listener, std::future::pending()));
     let mut h = reqwest::header::HeaderMap::new();
     h.insert("authorization", format!("Bearer {TOKEN}").parse()?);
@@ -49,7 +54,7 @@ async fn start_with(
     let base = format!("http://{addr}");
     for _ in 0..500 {
         if http.get(format!("{base}/ready")).send().await.is_ok_and(|r| r.status() == 200) {
-            return Ok(Server { base, http, _tmp: tmp });
+            return Ok(Server { base, http, _tmp: Some(tmp) });
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
@@ -224,6 +229,10 @@ fn main() -> anyhow::Result<()> {
         // 50 edits unless told otherwise (the language service is slower than the codec).
         "tsls" => rt.block_on(tsls::run(if args.len() > 1 { n } else { 50 })),
         "exec" => rt.block_on(exec::exec(n)),
+        // 200 edits unless told otherwise; see ai.rs.
+        "ai" => rt.block_on(ai::run(if args.len() > 1 { n } else { 200 })),
+        // 200 calls per mode unless told otherwise; see mcp.rs.
+        "mcp" => rt.block_on(mcp::run(if args.len() > 1 { n } else { 200 })),
         // `files [MiB]`: the file store (default 100 MiB).
         "files" => rt.block_on(files::run(args.get(1).map(|s| s.parse()).transpose()?.unwrap_or(100))),
         // `load [--secs 60] [--sessions 1000] …` and `load-uploads [--count 1000]`: see load.rs, uploads.rs.
@@ -237,7 +246,7 @@ fn main() -> anyhow::Result<()> {
             rt.block_on(exec::exec(n))
         }
         other => bail!(
-            "unknown benchmark '{other}' (edit, http, codec, exec, files, tsls, load, load-uploads, all)"
+            "unknown benchmark '{other}' (edit, http, codec, exec, files, tsls, ai, mcp, load, load-uploads, all)"
         ),
     }
 }

@@ -14,7 +14,7 @@ const CELLS: usize = 30;
 const EDITED: usize = 10;
 
 /// Next frame matching `pred` (tsserver's first project load can take seconds).
-async fn wait(s: &mut Socket, mut pred: impl FnMut(&str, &Value) -> bool) -> anyhow::Result<Value> {
+pub async fn wait(s: &mut Socket, mut pred: impl FnMut(&str, &Value) -> bool) -> anyhow::Result<Value> {
     loop {
         let msg = tokio::time::timeout(Duration::from_secs(60), s.next()).await?.context("closed")??;
         if let Message::Text(t) = msg {
@@ -70,16 +70,17 @@ fn tsserver_rss(dir: &Path) -> Option<(u32, f64)> {
     None
 }
 
-pub async fn run(n: usize) -> anyhow::Result<()> {
+/// A server with the language service on, TypeScript from Quire's own cache (installed on first use).
+pub async fn ts_server() -> anyhow::Result<Server> {
     // Quire's own TypeScript cache, shared between runs (installed by quire-tsls on first use).
     let cache = std::env::temp_dir().join("quire-bench-typescript");
     let installer = quire_tsls::Installer::new(cache);
     let t = Instant::now();
     installer.ensure().await.map_err(|e| anyhow::anyhow!("{e}"))?;
     println!("TypeScript {} ready in {:.0} ms", quire_tsls::TS_VERSION, t.elapsed().as_secs_f64() * 1000.0);
-    let s = crate::start_with(
+    crate::start_with(
         |data| {
-            let link = data.join("cache");
+            let link = quire_stdx::DataDir::new(data).cache();
             std::fs::create_dir_all(&link)?;
             std::os::unix::fs::symlink(
                 installer.dir(),
@@ -89,7 +90,11 @@ pub async fn run(n: usize) -> anyhow::Result<()> {
         },
         true,
     )
-    .await?;
+    .await
+}
+
+pub async fn run(n: usize) -> anyhow::Result<()> {
+    let s = ts_server().await?;
     let created = s.post("/api/srcbooks", json!({"name": "Bench", "language": "typescript"})).await?;
     let id = created["result"]["id"].as_str().context("id")?.to_string();
     let dir = created["result"]["path"].as_str().context("path")?.to_string();
@@ -162,7 +167,7 @@ pub async fn run(n: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn ws_with_caps(s: &Server, notebook: &str, caps: &[&str]) -> anyhow::Result<Socket> {
+pub async fn ws_with_caps(s: &Server, notebook: &str, caps: &[&str]) -> anyhow::Result<Socket> {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let mut req = format!("{}/websocket", s.base.replace("http://", "ws://")).into_client_request()?;
     req.headers_mut().insert("authorization", format!("Bearer {TOKEN}").parse()?);

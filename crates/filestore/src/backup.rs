@@ -7,10 +7,12 @@
 
 use crate::error::{FileStoreError, Result};
 use crate::{Hash, hex};
+use quire_stdx::FilesDir;
+use quire_stdx::fs::sync_dir;
 use rusqlite::Connection;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// What [`copy_blobs`] copied.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -24,18 +26,9 @@ pub struct BlobCopy {
     pub uploads_dropped: u64,
 }
 
-/// Where a chunk lives under a store directory.
-pub fn chunk_rel_path(hash: &Hash) -> PathBuf {
-    PathBuf::from("chunks").join(format!("{:02x}", hash[0])).join(hex(hash))
-}
-
-fn part_rel_path(id: &str) -> PathBuf {
-    PathBuf::from("uploads").join(format!("{id}.part"))
-}
-
 /// Copy the blobs the snapshot at `dest/files.db` references from the live store `src` into `dest`.
-pub fn copy_blobs(src: &Path, dest: &Path) -> Result<BlobCopy> {
-    let conn = Connection::open(dest.join("files.db"))?;
+pub fn copy_blobs(src: &FilesDir, dest: &FilesDir) -> Result<BlobCopy> {
+    let conn = Connection::open(dest.db())?;
     // Chunks nobody references are garbage waiting for GC: not worth carrying over.
     conn.execute("DELETE FROM chunks WHERE refcount = 0 AND hash NOT IN (SELECT hash FROM file_chunks)", [])?;
     let mut out = BlobCopy {
@@ -50,8 +43,8 @@ pub fn copy_blobs(src: &Path, dest: &Path) -> Result<BlobCopy> {
     for raw in hashes {
         let hash: Hash =
             raw.as_slice().try_into().map_err(|_| corrupt("a chunk row has a malformed hash"))?;
-        let rel = chunk_rel_path(&hash);
-        let copied = copy_file(&src.join(&rel), &dest.join(&rel), None).map_err(|e| match e.kind() {
+        let (from, to) = (src.chunk(&hex(&hash)), dest.chunk(&hex(&hash)));
+        let copied = copy_file(&from, &to, None).map_err(|e| match e.kind() {
             io::ErrorKind::NotFound => corrupt(&format!(
                 "chunk {} vanished while the backup ran (its file was deleted and collected); run the backup again",
                 hex(&hash)
@@ -60,16 +53,15 @@ pub fn copy_blobs(src: &Path, dest: &Path) -> Result<BlobCopy> {
         })?;
         out.chunks += 1;
         out.chunk_bytes += copied;
-        dirs.insert(dest.join(&rel).parent().map(Path::to_path_buf).unwrap_or_default());
+        dirs.insert(to.parent().map(Path::to_path_buf).unwrap_or_default());
     }
     let pending: Vec<(String, i64)> = conn
         .prepare("SELECT id, offset FROM uploads WHERE file_id IS NULL")?
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
-    fs::create_dir_all(dest.join("uploads"))?;
+    fs::create_dir_all(dest.uploads())?;
     for (id, offset) in pending {
-        let rel = part_rel_path(&id);
-        match copy_file(&src.join(&rel), &dest.join(&rel), Some(offset.max(0) as u64)) {
+        match copy_file(&src.upload_part(&id), &dest.upload_part(&id), Some(offset.max(0) as u64)) {
             Ok(_) => out.uploads += 1,
             Err(_) => {
                 conn.execute("DELETE FROM uploads WHERE id = ?1", [&id])?;
@@ -77,10 +69,10 @@ pub fn copy_blobs(src: &Path, dest: &Path) -> Result<BlobCopy> {
             }
         }
     }
-    dirs.insert(dest.join("uploads"));
-    dirs.insert(dest.join("chunks"));
+    dirs.insert(dest.uploads());
+    dirs.insert(dest.chunks());
     for dir in dirs {
-        File::open(&dir)?.sync_all()?;
+        sync_dir(&dir)?;
     }
     Ok(out)
 }

@@ -3,8 +3,9 @@
 //! decoded and verified without the database.
 
 use crate::error::Result;
-use crate::{Hash, hex, parse_hex};
-use std::fs::{self, File, OpenOptions};
+use crate::{Hash, hex};
+use quire_stdx::fs::{DeleteOnDrop, sync_dir, temp_path};
+use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
@@ -30,16 +31,6 @@ pub trait BlobStore: Send + Sync {
 /// `root/<first two hex digits>/<hex hash>`: 256 shard directories keep directories small.
 pub struct LocalBlobStore {
     root: PathBuf,
-}
-
-fn random_suffix() -> String {
-    let mut b = [0u8; 8];
-    let _ = getrandom::fill(&mut b);
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
 }
 
 impl LocalBlobStore {
@@ -71,18 +62,15 @@ impl LocalBlobStore {
 
 impl BlobStore for LocalBlobStore {
     fn put(&self, hash: &Hash, stored: &[u8]) -> Result<()> {
-        let dir = self.shard(hash);
-        let tmp = dir.join(format!(".{}.tmp-{}", hex(hash), random_suffix()));
-        let result = (|| {
-            let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
-            f.write_all(stored)?;
-            f.sync_all()?;
-            fs::rename(&tmp, self.path(hash))
-        })();
-        if result.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        Ok(result?)
+        // The directory is synced later, once for a whole batch (`sync`).
+        let path = self.path(hash);
+        let tmp = DeleteOnDrop::new(temp_path(&path)?);
+        let mut f = OpenOptions::new().write(true).create_new(true).open(tmp.path())?;
+        f.write_all(stored)?;
+        f.sync_all()?;
+        fs::rename(tmp.path(), &path)?;
+        tmp.keep();
+        Ok(())
     }
 
     fn sync(&self, hashes: &[Hash]) -> Result<()> {
@@ -124,7 +112,7 @@ impl BlobStore for LocalBlobStore {
             }
             for e in fs::read_dir(shard.path())? {
                 let name = e?.file_name();
-                if let Some(h) = name.to_str().and_then(parse_hex) {
+                if let Some(h) = name.to_str().and_then(quire_stdx::hex::decode::<32>) {
                     out.push(h);
                 }
             }

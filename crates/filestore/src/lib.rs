@@ -3,23 +3,35 @@
 //! committed in one SQLite transaction only after all its chunks are durable; every read re-hashes each
 //! chunk. Chunks are reference counted and deleted only after a grace period at count 0.
 //!
+//! Metadata sits behind the role traits of `meta` (composed into `MetadataStore`): `SqliteMeta` on disk,
+//! `MemoryMeta` in memory, one test suite for both.
+//!
 //! Layout under the store's directory (`DATA_DIR/files/`): `files.db` (manifests, users, tus state),
 //! `chunks/<2 hex>/<64 hex>` (blobs), `uploads/<id>.part` (tus uploads in progress).
 
 #![forbid(unsafe_code)]
 
+pub mod accounts;
+mod accounts_memory;
+mod accounts_sqlite;
 pub mod backup;
 pub mod blob;
 mod error;
 mod fsck;
 mod ingest;
+pub mod memory;
 pub mod meta;
+mod passwords;
 mod read;
 pub mod sqlite;
 mod sweep;
 mod tus;
 pub mod users;
 
+#[cfg(test)]
+mod accounts_suite;
+#[cfg(test)]
+mod meta_suite;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
@@ -35,44 +47,19 @@ pub use tus::{Checksum, ChecksumAlgo};
 
 use blob::{BlobStore, LocalBlobStore};
 use meta::MetadataStore;
+use quire_stdx::FilesDir;
 use sqlite::SqliteMeta;
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 pub type Hash = [u8; 32];
 
-pub fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-pub fn parse_hex(s: &str) -> Option<Hash> {
-    if s.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(out)
-}
-
-/// A random UUIDv4 string (FileDB's `file_id` format).
-pub fn random_id() -> String {
-    let mut b = [0u8; 16];
-    getrandom::fill(&mut b).expect("the OS random source is unavailable");
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h = hex(&b);
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
-}
-
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+// The shared batteries under the names this crate's modules use. `random_id` is a UUIDv4 (FileDB's
+// `file_id` format).
+pub(crate) use quire_stdx::hex::encode as hex;
+pub(crate) use quire_stdx::random::uuid_v4 as random_id;
+pub(crate) use quire_stdx::{lock, now_ms};
 
 pub const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
@@ -144,7 +131,7 @@ impl Default for StoreConfig {
 
 pub struct FileStore {
     pub config: StoreConfig,
-    dir: PathBuf,
+    dir: FilesDir,
     blobs: Arc<dyn BlobStore>,
     meta: Arc<dyn MetadataStore>,
     /// Chunks referenced by uploads that have not committed yet; GC skips them. Held while GC deletes,
@@ -156,26 +143,41 @@ pub struct FileStore {
     scrub_cursor: Mutex<Option<Hash>>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 impl FileStore {
-    /// Open (creating) the store in `dir` with the local blob store and SQLite metadata.
-    pub fn open(dir: &Path, config: StoreConfig) -> Result<Arc<Self>> {
-        let blobs = Arc::new(LocalBlobStore::open(&dir.join("chunks"))?);
+    /// Open (creating) the store in `dir` (`DataDir::files`) with the local blob store and SQLite metadata.
+    pub fn open(dir: impl Into<FilesDir>, config: StoreConfig) -> Result<Arc<Self>> {
+        let dir = dir.into();
+        let blobs = Arc::new(LocalBlobStore::open(&dir.chunks())?);
         Self::open_with_blobs(dir, config, blobs)
     }
 
     /// The store with another place for chunk bodies (tests inject faults here).
-    pub fn open_with_blobs(dir: &Path, config: StoreConfig, blobs: Arc<dyn BlobStore>) -> Result<Arc<Self>> {
-        std::fs::create_dir_all(dir.join("uploads"))?;
-        let meta = Arc::new(SqliteMeta::open(&dir.join("files.db"))?);
+    pub fn open_with_blobs(
+        dir: impl Into<FilesDir>,
+        config: StoreConfig,
+        blobs: Arc<dyn BlobStore>,
+    ) -> Result<Arc<Self>> {
+        let dir = dir.into();
+        std::fs::create_dir_all(dir.uploads())?;
+        let meta = Arc::new(SqliteMeta::open(&dir.db())?);
+        Self::open_with(dir, config, blobs, meta)
+    }
+
+    /// The store over any metadata backend (tests run the same suite on `MemoryMeta`). `dir` still
+    /// holds the tus part files.
+    pub fn open_with(
+        dir: impl Into<FilesDir>,
+        config: StoreConfig,
+        blobs: Arc<dyn BlobStore>,
+        meta: Arc<dyn MetadataStore>,
+    ) -> Result<Arc<Self>> {
+        let dir = dir.into();
+        std::fs::create_dir_all(dir.uploads())?;
         // Requests that were in flight when the process died can never finish.
         meta.idem_prune(now_ms() - config.idempotency_ttl_ms, true)?;
         Ok(Arc::new(FileStore {
             config,
-            dir: dir.to_path_buf(),
+            dir,
             blobs,
             meta,
             pins: Mutex::new(HashMap::new()),
@@ -184,17 +186,17 @@ impl FileStore {
         }))
     }
 
-    pub fn dir(&self) -> &Path {
+    pub fn dir(&self) -> &FilesDir {
         &self.dir
     }
 
     pub fn db_path(&self) -> PathBuf {
-        self.dir.join("files.db")
+        self.dir.db()
     }
 
     /// Where a chunk lives on disk (tests flip bytes in it; fsck reports it).
     pub fn chunk_path(&self, hash: &Hash) -> PathBuf {
-        self.dir.join(backup::chunk_rel_path(hash))
+        self.dir.chunk(&hex(hash))
     }
 
     pub fn ping(&self) -> Result<()> {

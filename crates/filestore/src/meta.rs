@@ -28,6 +28,11 @@ pub struct FileRecord {
     pub inline: Option<Vec<u8>>,
 }
 
+/// The media type without parameters, lowercased (`by-type` matches on it).
+pub fn base_type(content_type: &str) -> String {
+    content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
+}
+
 impl FileRecord {
     pub fn expired(&self, now: i64) -> bool {
         self.expires_at.is_some_and(|t| t <= now)
@@ -127,50 +132,87 @@ pub struct StoreTotals {
     pub chunk_bytes: u64,
 }
 
-pub trait MetadataStore: Send + Sync {
+/// Chunk rows: which blobs exist, their reference counts and GC bookkeeping. A chunk at count 0 has a
+/// `zero_since` time and is collected only after the grace period.
+pub trait ChunkStore: Send + Sync {
     /// Is the chunk recorded (by a committed file, possibly at count 0 in its grace period)?
     fn chunk_exists(&self, hash: &Hash) -> Result<bool>;
     /// Record a durable blob as an unreferenced chunk (fsck adopting an orphan; GC collects it later).
+    /// A chunk already recorded keeps its sizes; at count 0 its grace period starts again at `now`.
     fn record_chunk(&self, hash: &Hash, size: u32, stored_size: u32, now: i64) -> Result<()>;
-    /// Record new chunks, insert the manifest, take a reference on every chunk, count the upload,
-    /// complete the key: one transaction.
-    fn commit_file(&self, file: &FileRecord, chunks: &[ChunkRef], extras: CommitExtras<'_>) -> Result<()>;
-    fn file(&self, id: &str) -> Result<Option<FileRecord>>;
-    fn file_chunks(&self, id: &str) -> Result<Vec<ChunkRef>>;
-    /// Delete a manifest and release its references (chunks start their GC grace period).
-    fn delete_file(&self, id: &str, now: i64) -> Result<bool>;
-    fn set_public(&self, id: &str, public: bool) -> Result<()>;
-    fn mark_damaged(&self, id: &str, damaged: bool) -> Result<()>;
-    fn list(&self, by: ListBy<'_>, viewer: Viewer<'_>, now: i64) -> Result<Vec<FileRecord>>;
-    /// What the user stores, has reserved by uploads in progress, and uploaded on `day`.
-    fn usage(&self, user_id: &str, day: i64, now: i64) -> Result<Usage>;
-    fn totals(&self) -> Result<StoreTotals>;
-    fn expired_files(&self, now: i64, limit: usize) -> Result<Vec<String>>;
-    /// Chunks whose count has been 0 since before `cutoff`.
+    /// Chunks whose count has been 0 since before `cutoff` (at most `limit`, in no set order).
     fn gc_candidates(&self, cutoff: i64, limit: usize) -> Result<Vec<Hash>>;
     /// Forget the chunk if it is still unreferenced since before `cutoff`; true when removed.
     fn forget_chunk(&self, hash: &Hash, cutoff: i64) -> Result<bool>;
-    fn all_file_ids(&self) -> Result<Vec<String>>;
     /// Up to `limit` chunks (hash, stored size) in hash order after `cursor` (scrub walks them).
     fn chunks_after(&self, cursor: Option<&Hash>, limit: usize) -> Result<Vec<(Hash, u64)>>;
+    /// Files whose manifest names the chunk (each once, in no set order).
     fn files_with_chunk(&self, hash: &Hash) -> Result<Vec<String>>;
+    /// Every chunk with its logical size, in hash order.
     fn all_chunks(&self) -> Result<Vec<(Hash, u64)>>;
     /// Recompute every refcount from the manifests (fsck --repair); returns how many changed.
     fn rebuild_refcounts(&self, now: i64) -> Result<usize>;
+}
 
+/// Committed files: manifests and their chunk lists.
+pub trait FileIndex: Send + Sync {
+    fn file(&self, id: &str) -> Result<Option<FileRecord>>;
+    /// The file's chunks in file order (empty for an unknown file).
+    fn file_chunks(&self, id: &str) -> Result<Vec<ChunkRef>>;
+    /// Delete a manifest and release its references (chunks start their GC grace period at `now`),
+    /// in one transaction; false when there was no such file.
+    fn delete_file(&self, id: &str, now: i64) -> Result<bool>;
+    fn set_public(&self, id: &str, public: bool) -> Result<()>;
+    fn mark_damaged(&self, id: &str, damaged: bool) -> Result<()>;
+    /// Unexpired files matching `by` that `viewer` may see, newest first (then by id), at most 1000.
+    fn list(&self, by: ListBy<'_>, viewer: Viewer<'_>, now: i64) -> Result<Vec<FileRecord>>;
+    /// Up to `limit` files expired at `now` (in no set order).
+    fn expired_files(&self, now: i64, limit: usize) -> Result<Vec<String>>;
+    /// Every file id, expired ones included, in id order.
+    fn all_file_ids(&self) -> Result<Vec<String>>;
+}
+
+/// What users and the whole store use (quota, daily limit, dashboard).
+pub trait Accounting: Send + Sync {
+    /// What the user stores, has reserved by uploads in progress, and uploaded on `day`.
+    fn usage(&self, user_id: &str, day: i64, now: i64) -> Result<Usage>;
+    /// Every file (expired ones until swept) and every chunk.
+    fn totals(&self) -> Result<StoreTotals>;
+}
+
+/// `Idempotency-Key` state, per user.
+pub trait IdempotencyStore: Send + Sync {
+    /// Take the key (`Fresh`, with the file id to use) or report it in flight or done.
     fn idem_begin(&self, user_id: &str, key: &str, now: i64) -> Result<IdemState>;
+    /// Release a key that is still in flight (a completed key stays).
     fn idem_abort(&self, user_id: &str, key: &str) -> Result<()>;
     fn idem_get(&self, user_id: &str, key: &str) -> Result<Option<IdemState>>;
     /// Drop keys older than `cutoff` and, at startup, every in-flight key (its request died).
     fn idem_prune(&self, cutoff: i64, drop_in_flight: bool) -> Result<()>;
+}
 
+/// tus uploads in progress.
+pub trait UploadStore: Send + Sync {
+    /// Insert; an id already in use is an error.
     fn upload_create(&self, rec: &UploadRecord) -> Result<()>;
     fn upload(&self, id: &str) -> Result<Option<UploadRecord>>;
     /// Record durable progress; an upload expires `expires_at` unless it makes more.
     fn upload_set_offset(&self, id: &str, offset: u64, expires_at: i64) -> Result<()>;
     fn upload_set_file(&self, id: &str, file_id: &str) -> Result<()>;
     fn upload_delete(&self, id: &str) -> Result<()>;
+    /// Uploads expired at `now` (finished ones too), in no set order.
     fn expired_uploads(&self, now: i64) -> Result<Vec<String>>;
+}
 
+/// All file metadata: every role, plus the one write that spans them. Implemented by `SqliteMeta`
+/// and `MemoryMeta`; the suites in `tests*.rs` and `meta_suite.rs` run on both.
+pub trait MetadataStore:
+    ChunkStore + FileIndex + Accounting + IdempotencyStore + UploadStore + Send + Sync
+{
+    /// Record new chunks, insert the manifest, take a reference on every chunk, count the upload on
+    /// `extras.day`, complete the idempotency key: all or nothing. A chunk that is neither recorded nor
+    /// in `extras.new_chunks`, or a file id already used, fails the whole commit.
+    fn commit_file(&self, file: &FileRecord, chunks: &[ChunkRef], extras: CommitExtras<'_>) -> Result<()>;
+    /// A trivial query, for health checks.
     fn ping(&self) -> Result<()>;
 }

@@ -1,11 +1,56 @@
-//! Unit tests of the store against a real directory and SQLite file.
+//! The store's behaviour suite: every case runs on both metadata backends (`for_each_backend!`),
+//! against a real directory for chunks and part files.
 
+use crate::blob::{BlobStore, LocalBlobStore};
+use crate::memory::MemoryMeta;
 use crate::*;
 use std::io::Cursor;
+use std::path::Path;
 
-fn store(cfg: StoreConfig) -> (tempfile::TempDir, Arc<FileStore>) {
+/// Which `MetadataStore` a case runs on.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Backend {
+    Sqlite,
+    Memory,
+}
+
+/// One `#[test]` per case and backend: `<module>::sqlite::<case>` and `<module>::memory::<case>`.
+macro_rules! for_each_backend {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test] fn $case() { super::$case($crate::tests::Backend::Sqlite) })*
+        }
+        mod memory {
+            $(#[test] fn $case() { super::$case($crate::tests::Backend::Memory) })*
+        }
+    };
+}
+pub(crate) use for_each_backend;
+
+impl Backend {
+    /// The store in `dir` on this backend, with `blobs` for chunk bodies.
+    pub(crate) fn open_with_blobs(
+        self,
+        dir: &Path,
+        cfg: StoreConfig,
+        blobs: Arc<dyn BlobStore>,
+    ) -> Arc<FileStore> {
+        match self {
+            Backend::Sqlite => FileStore::open_with_blobs(dir, cfg, blobs).unwrap(),
+            Backend::Memory => FileStore::open_with(dir, cfg, blobs, Arc::new(MemoryMeta::new())).unwrap(),
+        }
+    }
+
+    /// The store in `dir` on this backend, chunks on local disk.
+    pub(crate) fn open(self, dir: &Path, cfg: StoreConfig) -> Arc<FileStore> {
+        let blobs = Arc::new(LocalBlobStore::open(&dir.join("chunks")).unwrap());
+        self.open_with_blobs(dir, cfg, blobs)
+    }
+}
+
+fn store(b: Backend, cfg: StoreConfig) -> (tempfile::TempDir, Arc<FileStore>) {
     let dir = tempfile::tempdir().unwrap();
-    let s = FileStore::open(dir.path(), cfg).unwrap();
+    let s = b.open(dir.path(), cfg);
     (dir, s)
 }
 
@@ -42,9 +87,23 @@ fn read_all(s: &Arc<FileStore>, a: &Actor, id: &str, start: u64, end: u64) -> Re
     Ok(out)
 }
 
-#[test]
-fn round_trip_sizes_and_ranges() {
-    let (_d, s) = store(small_chunks());
+for_each_backend!(
+    round_trip_sizes_and_ranges,
+    dedup_shares_chunks_and_gc_waits_for_grace,
+    corruption_is_detected_marked_and_reported_by_fsck,
+    quota_daily_limit_and_size,
+    idempotency_replay_mismatch_and_in_flight,
+    expiry_hides_then_sweeps,
+    tus_append_checksum_offset_and_finish,
+    orphan_blobs_are_adopted_then_collected,
+    chunks_of_an_upload_that_never_commits_are_removed,
+    scrub_walks_every_chunk_in_slices_and_flags_damage,
+    totals_count_files_once_and_shared_chunks_once,
+    small_files_are_one_chunk_like_the_chunker_cuts_them,
+);
+
+fn round_trip_sizes_and_ranges(b: Backend) {
+    let (_d, s) = store(b, small_chunks());
     let a = user("u1");
     for size in [0usize, 1, 4096, 4097, 300_000] {
         let data = noise(size, size as u64);
@@ -60,9 +119,8 @@ fn round_trip_sizes_and_ranges() {
     }
 }
 
-#[test]
-fn dedup_shares_chunks_and_gc_waits_for_grace() {
-    let (_d, s) = store(small_chunks());
+fn dedup_shares_chunks_and_gc_waits_for_grace(b: Backend) {
+    let (_d, s) = store(b, small_chunks());
     let a = user("u1");
     let data = noise(500_000, 7);
     let one = s.put(&a, &mut Cursor::new(&data), nf("a"), None).unwrap();
@@ -80,9 +138,8 @@ fn dedup_shares_chunks_and_gc_waits_for_grace() {
     assert!(s.blobs.list().unwrap().is_empty());
 }
 
-#[test]
-fn corruption_is_detected_marked_and_reported_by_fsck() {
-    let (_d, s) = store(small_chunks());
+fn corruption_is_detected_marked_and_reported_by_fsck(b: Backend) {
+    let (_d, s) = store(b, small_chunks());
     let a = user("u1");
     let data = noise(200_000, 3);
     let out = s.put(&a, &mut Cursor::new(&data), nf("c"), None).unwrap();
@@ -101,11 +158,10 @@ fn corruption_is_detected_marked_and_reported_by_fsck() {
     assert!(!p.exists(), "repair quarantines the chunk");
 }
 
-#[test]
-fn quota_daily_limit_and_size() {
+fn quota_daily_limit_and_size(b: Backend) {
     let cfg =
         StoreConfig { quota_bytes: 10_000, max_uploads_per_day: 2, max_file_size: 8_000, ..small_chunks() };
-    let (_d, s) = store(cfg);
+    let (_d, s) = store(b, cfg);
     let a = user("u1");
     assert!(matches!(
         s.put(&a, &mut Cursor::new(noise(9_000, 1)), nf("big"), None),
@@ -125,9 +181,8 @@ fn quota_daily_limit_and_size() {
     assert_eq!((u.used(), u.today), (6_010, 2));
 }
 
-#[test]
-fn idempotency_replay_mismatch_and_in_flight() {
-    let (_d, s) = store(small_chunks());
+fn idempotency_replay_mismatch_and_in_flight(b: Backend) {
+    let (_d, s) = store(b, small_chunks());
     let a = user("u1");
     let first = s.put(&a, &mut Cursor::new(b"hello"), nf("h.txt"), Some("key-1")).unwrap();
     let again = s.put(&a, &mut Cursor::new(b"hello"), nf("h.txt"), Some("key-1")).unwrap();
@@ -144,9 +199,8 @@ fn idempotency_replay_mismatch_and_in_flight() {
     assert!(s.begin(&a, Some("key-2")).is_ok(), "a dropped request releases its key");
 }
 
-#[test]
-fn expiry_hides_then_sweeps() {
-    let (_d, s) = store(small_chunks());
+fn expiry_hides_then_sweeps(b: Backend) {
+    let (_d, s) = store(b, small_chunks());
     let a = user("u1");
     let mut n = nf("e");
     n.btl_days = Some(1);
@@ -157,9 +211,8 @@ fn expiry_hides_then_sweeps() {
     assert!(matches!(s.file(&a, &out.file_id), Err(FileStoreError::NotFound)));
 }
 
-#[test]
-fn tus_append_checksum_offset_and_finish() {
-    let (_d, s) = store(small_chunks());
+fn tus_append_checksum_offset_and_finish(b: Backend) {
+    let (_d, s) = store(b, small_chunks());
     let a = user("u1");
     let data = noise(100_000, 5);
     let meta = vec![("filename".to_string(), "t.bin".to_string())];
@@ -185,9 +238,8 @@ fn tus_append_checksum_offset_and_finish() {
     assert_eq!(s.file(&a, &id).unwrap().filename, "t.bin");
 }
 
-#[test]
-fn orphan_blobs_are_adopted_then_collected() {
-    let (_d, s) = store(small_chunks());
+fn orphan_blobs_are_adopted_then_collected(b: Backend) {
+    let (_d, s) = store(b, small_chunks());
     let h = *blake3::hash(b"orphan").as_bytes();
     s.blobs.put(&h, &blob::encode(b"orphan")).unwrap();
     let pinned = *blake3::hash(b"in flight").as_bytes();
@@ -199,10 +251,9 @@ fn orphan_blobs_are_adopted_then_collected() {
     assert_eq!(s.blobs.list().unwrap(), vec![pinned]);
 }
 
-#[test]
-fn chunks_of_an_upload_that_never_commits_are_removed() {
+fn chunks_of_an_upload_that_never_commits_are_removed(b: Backend) {
     let cfg = StoreConfig { quota_bytes: 100_000, ..small_chunks() };
-    let (_d, s) = store(cfg);
+    let (_d, s) = store(b, cfg);
     let a = user("u1");
     s.put(&a, &mut Cursor::new(noise(20_000, 1)), nf("a"), Some("key-abc1")).unwrap();
     // Same key, other payload: 422, but its chunks were already written.
@@ -223,9 +274,8 @@ fn chunks_of_an_upload_that_never_commits_are_removed() {
     assert!(s.fsck(false).unwrap().is_clean());
 }
 
-#[test]
-fn scrub_walks_every_chunk_in_slices_and_flags_damage() {
-    let (_d, s) = store(small_chunks());
+fn scrub_walks_every_chunk_in_slices_and_flags_damage(b: Backend) {
+    let (_d, s) = store(b, small_chunks());
     let a = user("u1");
     let out = s.put(&a, &mut Cursor::new(noise(400_000, 4)), nf("s"), None).unwrap();
     let chunks = s.chunks(&out.file_id).unwrap();
@@ -253,9 +303,8 @@ fn scrub_walks_every_chunk_in_slices_and_flags_damage() {
     assert!(!p.exists());
 }
 
-#[test]
-fn totals_count_files_once_and_shared_chunks_once() {
-    let (_d, s) = store(small_chunks());
+fn totals_count_files_once_and_shared_chunks_once(b: Backend) {
+    let (_d, s) = store(b, small_chunks());
     assert_eq!(s.totals().unwrap(), StoreTotals::default());
     let a = user("u1");
     let data = noise(200_000, 7);
@@ -272,11 +321,10 @@ fn totals_count_files_once_and_shared_chunks_once() {
 
 /// Files below the minimum chunk skip the chunker; their chunks must be exactly the chunker's anyway,
 /// and the size limit must still hold while that first part is read.
-#[test]
-fn small_files_are_one_chunk_like_the_chunker_cuts_them() {
+fn small_files_are_one_chunk_like_the_chunker_cuts_them(b: Backend) {
     let cfg = StoreConfig::default();
     let p = cfg.chunk;
-    let (_d, s) = store(cfg);
+    let (_d, s) = store(b, cfg);
     let a = user("u1");
     for size in [4097usize, 65_536, p.min as usize - 1, p.min as usize, p.min as usize + 1, 3 << 20] {
         let data = noise(size, size as u64 + 11);
@@ -289,7 +337,7 @@ fn small_files_are_one_chunk_like_the_chunker_cuts_them() {
             .collect();
         assert_eq!(got, want, "size {size}");
     }
-    let (_d, s) = store(StoreConfig { max_file_size: 8_000, ..Default::default() });
+    let (_d, s) = store(b, StoreConfig { max_file_size: 8_000, ..Default::default() });
     assert!(matches!(
         s.put(&a, &mut Cursor::new(noise(9_000, 1)), nf("big"), None),
         Err(FileStoreError::TooLarge { .. })

@@ -2,7 +2,7 @@
 //! progress count against the quota, the daily limit and their own cap.
 
 use crate::blob::{BlobStore, LocalBlobStore};
-use crate::tests::noise;
+use crate::tests::{Backend, for_each_backend, noise};
 use crate::*;
 use std::io::Cursor;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -52,25 +52,30 @@ fn nf() -> NewFile {
     }
 }
 
-#[test]
-fn a_failed_upload_frees_every_chunk_it_wrote_even_those_of_the_writer_that_failed() {
+for_each_backend!(
+    a_failed_upload_frees_every_chunk_it_wrote_even_those_of_the_writer_that_failed,
+    uploads_in_progress_reserve_quota_count_today_and_are_capped,
+    the_daily_limit_counts_uploads_in_progress_and_is_checked_again_at_commit,
+    an_upload_expires_after_a_quiet_hour_and_each_write_extends_it,
+);
+
+fn a_failed_upload_frees_every_chunk_it_wrote_even_those_of_the_writer_that_failed(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let blobs = Arc::new(FillsUp {
         inner: LocalBlobStore::open(&dir.path().join("chunks")).unwrap(),
         ok_puts: AtomicUsize::new(20),
     });
     let cfg = StoreConfig { chunk: ChunkParams { min: 4096, avg: 16384, max: 65536 }, ..Default::default() };
-    let s = FileStore::open_with_blobs(dir.path(), cfg, blobs.clone()).unwrap();
+    let s = b.open_with_blobs(dir.path(), cfg, blobs.clone());
     let err = s.put(&user("u"), &mut Cursor::new(noise(4 << 20, 7)), nf(), None).unwrap_err();
     assert!(err.is_storage_full(), "{err}");
     assert_eq!(blobs.list().unwrap(), Vec::<Hash>::new(), "no chunk of the failed upload is left");
 }
 
-#[test]
-fn uploads_in_progress_reserve_quota_count_today_and_are_capped() {
+fn uploads_in_progress_reserve_quota_count_today_and_are_capped(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let cfg = StoreConfig { quota_bytes: 1 << 20, max_uploads_in_progress: 2, ..Default::default() };
-    let s = FileStore::open(dir.path(), cfg).unwrap();
+    let s = b.open(dir.path(), cfg);
     let a = user("a");
     // A declared length is reserved at creation: a second megabyte does not fit the quota.
     let big = s.tus_create(&a, 1 << 20, vec![]).unwrap();
@@ -86,11 +91,9 @@ fn uploads_in_progress_reserve_quota_count_today_and_are_capped() {
     assert!(s.tus_create(&user("b"), 10, vec![]).is_ok(), "per user");
 }
 
-#[test]
-fn the_daily_limit_counts_uploads_in_progress_and_is_checked_again_at_commit() {
+fn the_daily_limit_counts_uploads_in_progress_and_is_checked_again_at_commit(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let s =
-        FileStore::open(dir.path(), StoreConfig { max_uploads_per_day: 3, ..Default::default() }).unwrap();
+    let s = b.open(dir.path(), StoreConfig { max_uploads_per_day: 3, ..Default::default() });
     let a = user("a");
     let u1 = s.tus_create(&a, 10, vec![]).unwrap();
     let u2 = s.tus_create(&a, 10, vec![]).unwrap();
@@ -105,10 +108,9 @@ fn the_daily_limit_counts_uploads_in_progress_and_is_checked_again_at_commit() {
     assert_eq!(s.usage(&a).unwrap().today, 3);
 }
 
-#[test]
-fn an_upload_expires_after_a_quiet_hour_and_each_write_extends_it() {
+fn an_upload_expires_after_a_quiet_hour_and_each_write_extends_it(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let s = FileStore::open(dir.path(), StoreConfig::default()).unwrap();
+    let s = b.open(dir.path(), StoreConfig::default());
     let a = user("a");
     let rec = s.tus_create(&a, 100, vec![]).unwrap();
     assert!(rec.expires_at <= now_ms() + 60 * 60 * 1000, "an hour, not a day");

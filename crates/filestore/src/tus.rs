@@ -90,7 +90,7 @@ fn meta_value<'a>(rec: &'a UploadRecord, keys: &[&str]) -> Option<&'a str> {
 
 impl FileStore {
     fn part_path(&self, id: &str) -> PathBuf {
-        self.dir.join("uploads").join(format!("{id}.part"))
+        self.dir.upload_part(id)
     }
 
     fn lock_upload(&self, id: &str) -> Result<UploadLock<'_>> {
@@ -120,14 +120,10 @@ impl FileStore {
                 return Err(FileStoreError::DailyLimit { used: usage.today + usage.in_progress, limit });
             }
         }
-        let id = crate::hex(&{
-            let mut b = [0u8; 16];
-            getrandom::fill(&mut b).map_err(|e| FileStoreError::Io(std::io::Error::other(e.to_string())))?;
-            b
-        });
+        let id = crate::hex(&quire_stdx::random::try_bytes::<16>()?);
         let path = self.part_path(&id);
         File::create(&path)?.sync_all()?;
-        File::open(self.dir.join("uploads"))?.sync_all()?;
+        quire_stdx::fs::sync_dir(&self.dir.uploads())?;
         let now = now_ms();
         let rec = UploadRecord {
             id,

@@ -87,7 +87,8 @@ pub(crate) fn prune(c: &Connection, before_ms: u64, max_rows: u64) -> Result<u64
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Database, SealKey, SqliteDatabase};
+    use crate::db::prelude::*;
+    use crate::{SealKey, SqliteDatabase};
 
     fn entry(at_ms: u64) -> AuditEntry {
         AuditEntry {

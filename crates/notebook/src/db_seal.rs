@@ -111,11 +111,7 @@ impl SqliteDatabase {
 
     /// A keyed fingerprint of the access token (never the token itself, nor a plain hash of it).
     pub(crate) fn token_fp(&self, token: &str) -> String {
-        self.key
-            .mac("quire token fingerprint v1", token.as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        quire_stdx::hex::encode(&self.key.mac("quire token fingerprint v1", token.as_bytes()))
     }
 
     pub(crate) fn open_value(&self, sealed: &str) -> Result<String> {

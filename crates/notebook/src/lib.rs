@@ -4,7 +4,7 @@
 
 mod audit;
 pub mod cell_ids;
-mod db;
+pub mod db;
 mod db_seal;
 mod edit;
 mod error;
@@ -16,9 +16,9 @@ mod stamp;
 mod store;
 
 pub use audit::AuditEntry;
-pub use db::{Database, SENSITIVE_SETTINGS, Secret, SqliteDatabase};
+pub use db::{Database, MemoryDatabase, SENSITIVE_SETTINGS, Secret, SqliteDatabase};
 pub use edit::CellUpdate;
 pub use error::{NotebookError, Result, is_storage_full};
 pub use ids::{check_notebook_id, check_secret_name, contain};
 pub use seal::SealKey;
-pub use store::{Handle, LoadFailure, NotebookStore, OpenNotebook, lock, now_ms};
+pub use store::{Handle, LoadFailure, NotebookStore, OpenNotebook, lock};

@@ -7,14 +7,10 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use quire_stdx::DataDir;
+use std::path::Path;
 use zeroize::Zeroizing;
 
-pub const KEY_FILE: &str = "secret.key";
-/// A rotation in progress: the new key, written before the database is re-encrypted.
-pub const NEXT_KEY_FILE: &str = "secret.key.next";
 const PREFIX: &str = "x1.";
 const AAD: &[u8] = b"quire secret v1";
 
@@ -40,24 +36,18 @@ impl SealKey {
 
     /// 64 hex digits (the key file's content, or `QUIRE_SECRET_KEY`).
     pub fn from_hex(text: &str) -> Result<SealKey> {
-        let text = text.trim();
-        if text.len() != 64 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(bad("the secret key must be 64 hex digits"));
-        }
-        let mut k = Zeroizing::new([0u8; 32]);
-        for (i, byte) in k.iter_mut().enumerate() {
-            *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).map_err(|e| bad(e.to_string()))?;
-        }
-        Ok(SealKey(k))
+        let bytes = quire_stdx::hex::decode::<32>(text.trim())
+            .ok_or_else(|| bad("the secret key must be 64 hex digits"))?;
+        Ok(SealKey(Zeroizing::new(bytes)))
     }
 
     fn to_hex(&self) -> Zeroizing<String> {
-        Zeroizing::new(self.0.iter().map(|b| format!("{b:02x}")).collect())
+        Zeroizing::new(quire_stdx::hex::encode(&self.0[..]))
     }
 
     /// Read `DATA_DIR/secret.key`, creating it (0600, durably) on first start.
-    pub fn load_or_create(data_dir: &Path) -> Result<SealKey> {
-        let path = data_dir.join(KEY_FILE);
+    pub fn load_or_create(data_dir: &DataDir) -> Result<SealKey> {
+        let path = data_dir.secret_key();
         match std::fs::read_to_string(&path) {
             Ok(text) => SealKey::from_hex(&Zeroizing::new(text)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -79,16 +69,9 @@ impl SealKey {
 
     /// Write the key to `path` with mode 0600: temp file, fsync, rename, fsync dir.
     pub fn write_file(&self, path: &Path) -> Result<()> {
-        let tmp = tmp_path(path);
-        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
-        f.write_all(self.to_hex().as_bytes())?;
-        f.write_all(b"\n")?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        if let Some(dir) = path.parent() {
-            fsx::sync_dir(dir)?;
-        }
-        Ok(())
+        let mut text = self.to_hex();
+        text.push('\n');
+        Ok(quire_stdx::fs::write_atomic_private(path, text.as_bytes())?)
     }
 
     pub fn seal(&self, plain: &str) -> Result<String> {
@@ -128,25 +111,30 @@ impl SealKey {
     }
 }
 
-/// The instance key for the database at `db_path`: `env_key` when given (`QUIRE_SECRET_KEY`), else the
-/// key file, finishing a rotation that was interrupted between re-encrypting and renaming the new key
-/// into place (whichever key opens the database wins).
-pub fn instance_key(data_dir: &Path, db_path: &Path, env_key: Option<&str>) -> Result<SealKey> {
+/// The instance key for the data dir's database: `env_key` when given (`--secret-key`), else the key
+/// file, finishing a rotation that was interrupted between re-encrypting and renaming the new key into
+/// place (whichever key opens the database wins).
+pub fn instance_key(data_dir: &DataDir, env_key: Option<&str>) -> Result<SealKey> {
     if let Some(hex) = env_key {
         return SealKey::from_hex(hex);
     }
-    let next_path = data_dir.join(NEXT_KEY_FILE);
+    let (db_path, next_path) = (data_dir.db(), data_dir.next_secret_key());
     let Some(next) = SealKey::read_file(&next_path)? else {
         return SealKey::load_or_create(data_dir);
     };
-    let current = SealKey::read_file(&data_dir.join(KEY_FILE))?;
-    if let Some(cur) = current.filter(|k| crate::db::SqliteDatabase::key_opens(db_path, k).unwrap_or(false)) {
+    let current = SealKey::read_file(&data_dir.secret_key())?;
+    if let Some(cur) = current.filter(|k| crate::db::SqliteDatabase::key_opens(&db_path, k).unwrap_or(false))
+    {
+        for (_, staged) in sealed_files(data_dir) {
+            remove_if_there(&staged)?;
+        }
         std::fs::remove_file(&next_path)?;
         return Ok(cur);
     }
-    if crate::db::SqliteDatabase::key_opens(db_path, &next)? {
-        std::fs::rename(&next_path, data_dir.join(KEY_FILE))?;
-        fsx::sync_dir(data_dir)?;
+    if crate::db::SqliteDatabase::key_opens(&db_path, &next)? {
+        install_staged(data_dir)?;
+        std::fs::rename(&next_path, data_dir.secret_key())?;
+        fsx::sync_dir(data_dir.root())?;
         return Ok(next);
     }
     Err(bad("neither secret.key nor secret.key.next opens the database"))
@@ -154,23 +142,72 @@ pub fn instance_key(data_dir: &Path, db_path: &Path, env_key: Option<&str>) -> R
 
 /// Replace the instance key: write the next key, re-encrypt everything under it in one transaction,
 /// then rename it into place. A crash at any point leaves a state `instance_key` resolves.
-pub fn rotate(data_dir: &Path, db_path: &Path) -> Result<usize> {
-    let current = instance_key(data_dir, db_path, None)?;
+pub fn rotate(data_dir: &DataDir) -> Result<usize> {
+    let current = instance_key(data_dir, None)?;
     let next = SealKey::generate()?;
-    let next_path = data_dir.join(NEXT_KEY_FILE);
+    let next_path = data_dir.next_secret_key();
     next.write_file(&next_path)?;
-    let db = crate::db::SqliteDatabase::open(db_path, current)?;
+    // Sealed values outside the database are staged under the next key first, and put in place once the
+    // database has moved to it (`instance_key` finishes or undoes this after a crash).
+    for (file, staged) in sealed_files(data_dir) {
+        reseal_file(&file, &staged, &current, &next)?;
+    }
+    let db = crate::db::SqliteDatabase::open(&data_dir.db(), current)?;
     let n = db.rotate_key(&next)?;
     drop(db);
-    std::fs::rename(&next_path, data_dir.join(KEY_FILE))?;
-    fsx::sync_dir(data_dir)?;
+    install_staged(data_dir)?;
+    std::fs::rename(&next_path, data_dir.secret_key())?;
+    fsx::sync_dir(data_dir.root())?;
     Ok(n)
 }
 
-fn tmp_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(format!(".tmp-{}", std::process::id()));
-    path.with_file_name(name)
+/// JSON files beside the database whose string values may be sealed (`mcp.json`'s `env` and `headers`),
+/// each with where its re-sealed copy is staged during a rotation.
+fn sealed_files(data_dir: &DataDir) -> Vec<(std::path::PathBuf, std::path::PathBuf)> {
+    let mcp = data_dir.mcp_config();
+    let staged = mcp.with_extension("json.next");
+    vec![(mcp, staged)]
+}
+
+fn remove_if_there(path: &Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
+        _ => Ok(()),
+    }
+}
+
+fn install_staged(data_dir: &DataDir) -> Result<()> {
+    for (file, staged) in sealed_files(data_dir) {
+        if staged.exists() {
+            std::fs::rename(&staged, &file)?;
+        }
+    }
+    Ok(())
+}
+
+/// Copy `file` to `staged` with every sealed string opened with `from` and sealed again with `to`.
+fn reseal_file(file: &Path, staged: &Path, from: &SealKey, to: &SealKey) -> Result<()> {
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    let mut doc: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| bad(format!("{} is not JSON ({e}); fix it before rotating the key", file.display())))?;
+    reseal(&mut doc, from, to)?;
+    let mut bytes = serde_json::to_vec_pretty(&doc).map_err(|e| bad(e.to_string()))?;
+    bytes.push(b'\n');
+    Ok(quire_stdx::fs::write_atomic_private(staged, &bytes)?)
+}
+
+fn reseal(v: &mut serde_json::Value, from: &SealKey, to: &SealKey) -> Result<()> {
+    match v {
+        serde_json::Value::String(s) if SealKey::is_sealed(s) => *s = to.seal(&from.open(s)?)?,
+        serde_json::Value::Array(items) => items.iter_mut().try_for_each(|i| reseal(i, from, to))?,
+        serde_json::Value::Object(map) => map.values_mut().try_for_each(|i| reseal(i, from, to))?,
+        _ => {}
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -196,37 +233,77 @@ mod tests {
     #[test]
     fn rotation_and_its_interruption() {
         let dir = tempfile::tempdir().unwrap();
-        let db_path = dir.path().join("q.db");
-        let k = instance_key(dir.path(), &db_path, None).unwrap();
+        let data = DataDir::new(dir.path());
+        let db_path = data.db();
+        let k = instance_key(&data, None).unwrap();
         let db = crate::db::SqliteDatabase::open(&db_path, k.clone()).unwrap();
-        crate::Database::upsert_secret(&db, "A", "v").unwrap();
+        crate::db::SecretStore::upsert_secret(&db, "A", "v").unwrap();
         drop(db);
-        assert_eq!(rotate(dir.path(), &db_path).unwrap(), 1);
-        let k2 = instance_key(dir.path(), &db_path, None).unwrap();
+        assert_eq!(rotate(&data).unwrap(), 1);
+        let k2 = instance_key(&data, None).unwrap();
         assert_ne!(k2.0, k.0);
         // Interrupted after writing the next key but before re-encrypting: the current key still wins.
-        SealKey::generate().unwrap().write_file(&dir.path().join(NEXT_KEY_FILE)).unwrap();
-        let k3 = instance_key(dir.path(), &db_path, None).unwrap();
+        SealKey::generate().unwrap().write_file(&data.next_secret_key()).unwrap();
+        let k3 = instance_key(&data, None).unwrap();
         assert_eq!(k3.0, k2.0);
-        assert!(!dir.path().join(NEXT_KEY_FILE).exists());
+        assert!(!data.next_secret_key().exists());
         // Interrupted after re-encrypting but before the rename: the next key wins and is promoted.
         let next = SealKey::generate().unwrap();
-        next.write_file(&dir.path().join(NEXT_KEY_FILE)).unwrap();
+        next.write_file(&data.next_secret_key()).unwrap();
         crate::db::SqliteDatabase::open(&db_path, k3).unwrap().rotate_key(&next).unwrap();
-        let k4 = instance_key(dir.path(), &db_path, None).unwrap();
+        let k4 = instance_key(&data, None).unwrap();
         assert_eq!(k4.0, next.0);
         let db = crate::db::SqliteDatabase::open(&db_path, k4).unwrap();
-        assert_eq!(crate::Database::secrets(&db).unwrap()[0].value, "v");
+        assert_eq!(crate::db::SecretStore::secrets(&db).unwrap()[0].value, "v");
+    }
+
+    #[test]
+    fn sealed_values_in_mcp_json_move_to_the_new_key_and_an_interrupted_rotation_keeps_them_readable() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = DataDir::new(dir.path());
+        let k = instance_key(&data, None).unwrap();
+        drop(crate::db::SqliteDatabase::open(&data.db(), k.clone()).unwrap());
+        let doc = |key: &SealKey| serde_json::json!({"mcpServers": {"gh": {"command": "npx", "env": {"TOKEN": key.seal("tok").unwrap(), "PLAIN": "p"}}}});
+        let token = |key: &SealKey| {
+            let v: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(data.mcp_config()).unwrap()).unwrap();
+            let (sealed, plain) =
+                (&v["mcpServers"]["gh"]["env"]["TOKEN"], &v["mcpServers"]["gh"]["env"]["PLAIN"]);
+            assert_eq!(plain, "p");
+            key.open(sealed.as_str().unwrap()).map(|t| t.to_string())
+        };
+        std::fs::write(data.mcp_config(), doc(&k).to_string()).unwrap();
+        rotate(&data).unwrap();
+        let k2 = instance_key(&data, None).unwrap();
+        assert_eq!(token(&k2).unwrap(), "tok");
+        assert!(token(&k).is_err());
+
+        // Crash after the database moved to the next key, before the staged file was put in place.
+        let next = SealKey::generate().unwrap();
+        next.write_file(&data.next_secret_key()).unwrap();
+        reseal_file(&data.mcp_config(), &sealed_files(&data)[0].1, &k2, &next).unwrap();
+        crate::db::SqliteDatabase::open(&data.db(), k2.clone()).unwrap().rotate_key(&next).unwrap();
+        let k3 = instance_key(&data, None).unwrap();
+        assert_eq!(k3.0, next.0);
+        assert_eq!(token(&k3).unwrap(), "tok");
+        // Crash before the database moved: the staged copy is dropped, the old file stays.
+        let other = SealKey::generate().unwrap();
+        other.write_file(&data.next_secret_key()).unwrap();
+        reseal_file(&data.mcp_config(), &sealed_files(&data)[0].1, &k3, &other).unwrap();
+        assert_eq!(instance_key(&data, None).unwrap().0, k3.0);
+        assert_eq!(token(&k3).unwrap(), "tok");
+        assert!(!sealed_files(&data)[0].1.exists());
     }
 
     #[test]
     fn key_file_is_private_and_stable() {
         let dir = tempfile::tempdir().unwrap();
-        let a = SealKey::load_or_create(dir.path()).unwrap();
-        let b = SealKey::load_or_create(dir.path()).unwrap();
+        let data = DataDir::new(dir.path());
+        let a = SealKey::load_or_create(&data).unwrap();
+        let b = SealKey::load_or_create(&data).unwrap();
         assert_eq!(a.0, b.0);
         let mode = std::os::unix::fs::PermissionsExt::mode(
-            &std::fs::metadata(dir.path().join(KEY_FILE)).unwrap().permissions(),
+            &std::fs::metadata(data.secret_key()).unwrap().permissions(),
         );
         assert_eq!(mode & 0o777, 0o600);
         assert!(SealKey::from_hex("zz").is_err());

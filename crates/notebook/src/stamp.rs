@@ -9,9 +9,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 const PURPOSE: &str = "quire notebook stamp v1";
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+use quire_stdx::hex::encode as hex;
 
 fn mac(key: &SealKey, notebook_id: &str, digest: &str) -> String {
     hex(&key.mac(PURPOSE, format!("{notebook_id}\0{digest}").as_bytes()))

@@ -2,12 +2,13 @@
 
 use crate::error::{NotebookError, Result};
 use crate::{fsx, ids, layout};
+use quire_stdx::now_ms;
 use srcmd::{Cell, Language, Notebook, TitleCell};
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::UNIX_EPOCH;
 
 /// One loaded notebook (Srcbook calls it a session; its id is the directory name).
 #[derive(Debug)]
@@ -34,13 +35,9 @@ pub struct NotebookStore {
     failures: RwLock<Vec<LoadFailure>>,
 }
 
-pub fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
-}
-
 pub fn lock(h: &Handle) -> MutexGuard<'_, OpenNotebook> {
     // Edits are written file by file, each atomically, so a poisoned lock still guards valid state.
-    h.lock().unwrap_or_else(|p| p.into_inner())
+    quire_stdx::lock(h)
 }
 
 impl NotebookStore {
@@ -84,7 +81,7 @@ impl NotebookStore {
                         .ok()
                         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
                         .map(|d| d.as_millis() as u64)
-                        .unwrap_or_else(now_ms);
+                        .unwrap_or_else(|| now_ms() as u64);
                     let open = OpenNotebook { id: name.clone(), dir: path, nb, opened_at };
                     loaded.insert(name, Arc::new(Mutex::new(open)));
                 }
@@ -95,24 +92,22 @@ impl NotebookStore {
             }
         }
         let n = loaded.len();
-        *self.map.write().unwrap_or_else(|p| p.into_inner()) = loaded;
-        *self.failures.write().unwrap_or_else(|p| p.into_inner()) = failures;
+        *quire_stdx::write(&self.map) = loaded;
+        *quire_stdx::write(&self.failures) = failures;
         Ok(n)
     }
 
     pub fn failures(&self) -> Vec<LoadFailure> {
-        self.failures.read().unwrap_or_else(|p| p.into_inner()).clone()
+        quire_stdx::read(&self.failures).clone()
     }
 
     pub fn list(&self) -> Vec<Handle> {
-        self.map.read().unwrap_or_else(|p| p.into_inner()).values().cloned().collect()
+        quire_stdx::read(&self.map).values().cloned().collect()
     }
 
     pub fn get(&self, id: &str) -> Result<Handle> {
         ids::check_notebook_id(id)?;
-        self.map
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
+        quire_stdx::read(&self.map)
             .get(id)
             .cloned()
             .ok_or_else(|| NotebookError::NotebookNotFound(id.to_string()))
@@ -184,8 +179,9 @@ impl NotebookStore {
         }
         fs::rename(&tmp, &dir)?;
         fsx::sync_dir(&self.root)?;
-        let handle = Arc::new(Mutex::new(OpenNotebook { id: id.clone(), dir, nb, opened_at: now_ms() }));
-        self.map.write().unwrap_or_else(|p| p.into_inner()).insert(id, handle.clone());
+        let handle =
+            Arc::new(Mutex::new(OpenNotebook { id: id.clone(), dir, nb, opened_at: now_ms() as u64 }));
+        quire_stdx::write(&self.map).insert(id, handle.clone());
         Ok(handle)
     }
 
@@ -197,7 +193,7 @@ impl NotebookStore {
         let _ = fs::remove_dir_all(&trash);
         fs::rename(&guard.dir, &trash)?;
         fsx::sync_dir(&self.root)?;
-        self.map.write().unwrap_or_else(|p| p.into_inner()).remove(id);
+        quire_stdx::write(&self.map).remove(id);
         drop(guard);
         // The notebook is gone once the rename is durable; a leftover trash dir is removed at next load.
         if let Err(e) = fs::remove_dir_all(&trash) {

@@ -1,9 +1,10 @@
 //! `quire admin …`: maintenance of a data directory — sign-outs, key rotation, backup and restore.
 
-use crate::data_dir_or_default;
+use crate::{SecretKey, data_dir_or_default};
 use anyhow::bail;
 use clap::Subcommand;
-use std::path::{Path, PathBuf};
+use quire_stdx::DataDir;
+use std::path::PathBuf;
 
 #[derive(Subcommand)]
 pub enum AdminCommand {
@@ -12,6 +13,8 @@ pub enum AdminCommand {
         /// Data directory. Default: ~/.quire
         #[arg(long, env = "QUIRE_DATA_DIR")]
         data_dir: Option<PathBuf>,
+        #[command(flatten)]
+        key: SecretKey,
     },
     /// Make a consistent copy of the data directory in DEST (new or empty) while the server runs:
     /// databases, instance key, notebooks (without node_modules) and stored files, all verified.
@@ -29,37 +32,36 @@ pub enum AdminCommand {
         /// Data directory to restore into (must not exist, or be empty). Default: ~/.quire
         #[arg(long, env = "QUIRE_DATA_DIR")]
         data_dir: Option<PathBuf>,
+        #[command(flatten)]
+        key: SecretKey,
     },
     /// Re-encrypt every secret and AI key under a new instance key (DATA_DIR/secret.key).
     RotateKey {
         /// Data directory. Default: ~/.quire
         #[arg(long, env = "QUIRE_DATA_DIR")]
         data_dir: Option<PathBuf>,
+        #[command(flatten)]
+        key: SecretKey,
     },
 }
 
 /// Held by `quire serve` for its lifetime; admin commands that rewrite the database need it free.
-pub fn lock_data_dir(data_dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
-    let f = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(data_dir.join("quire.lock"))?;
+pub fn lock_data_dir(data_dir: &DataDir) -> anyhow::Result<std::fs::File> {
+    let f =
+        std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(data_dir.lock_file())?;
     match f.try_lock() {
         Ok(()) => Ok(f),
-        Err(_) => bail!("{} is in use by a running quire server; stop it first", data_dir.display()),
+        Err(_) => bail!("{} is in use by a running quire server; stop it first", data_dir.root().display()),
     }
 }
 
 pub fn run(cmd: AdminCommand) -> anyhow::Result<()> {
     match cmd {
-        AdminCommand::LogoutAll { data_dir } => {
-            use quire_notebook::Database;
+        AdminCommand::LogoutAll { data_dir, key } => {
+            use quire_notebook::db::prelude::*;
             let data_dir = data_dir_or_default(data_dir)?;
-            let db_path = data_dir.join("quire.db");
-            let env_key = std::env::var("QUIRE_SECRET_KEY").ok();
-            let key = quire_notebook::seal::instance_key(&data_dir, &db_path, env_key.as_deref())?;
-            let n = quire_notebook::SqliteDatabase::open(&db_path, key)?.sessions_clear()?;
+            let key = quire_notebook::seal::instance_key(&data_dir, key.secret_key.as_deref())?;
+            let n = quire_notebook::SqliteDatabase::open(&data_dir.db(), key)?.sessions_clear()?;
             println!("Signed out {n} browser sessions");
             Ok(())
         }
@@ -79,7 +81,7 @@ pub fn run(cmd: AdminCommand) -> anyhow::Result<()> {
             );
             if !r.key_included {
                 println!(
-                    "Note: secrets are sealed with QUIRE_SECRET_KEY, which is not in the backup; keep it safe."
+                    "Note: secrets are sealed with --secret-key (QUIRE_SECRET_KEY), which is not in the backup; keep it safe."
                 );
             } else {
                 println!(
@@ -88,16 +90,15 @@ pub fn run(cmd: AdminCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        AdminCommand::Restore { src, data_dir } => {
+        AdminCommand::Restore { src, data_dir, key } => {
             let data_dir = data_dir_or_default(data_dir)?;
-            let env_key = std::env::var("QUIRE_SECRET_KEY").ok();
-            let r = quire_backup::restore(&src, &data_dir, env_key.as_deref())?;
+            let r = quire_backup::restore(&src, &data_dir, key.secret_key.as_deref())?;
             println!(
                 "Restored {} notebooks and {} files ({:.1} MiB) into {} in {:.2} s; everything verified",
                 r.notebooks,
                 r.files,
                 r.bytes as f64 / 1048576.0,
-                data_dir.display(),
+                data_dir.root().display(),
                 r.took.as_secs_f64()
             );
             for (id, error) in &r.notebook_failures {
@@ -105,31 +106,33 @@ pub fn run(cmd: AdminCommand) -> anyhow::Result<()> {
             }
             if !r.key_checked {
                 println!(
-                    "Note: no instance key in the backup: serve with the same QUIRE_SECRET_KEY as before."
+                    "Note: no instance key in the backup: serve with the same --secret-key (QUIRE_SECRET_KEY) as before."
                 );
             }
             Ok(())
         }
-        AdminCommand::RotateKey { data_dir } => {
+        AdminCommand::RotateKey { data_dir, key } => {
             let data_dir = data_dir_or_default(data_dir)?;
-            if std::env::var_os("QUIRE_SECRET_KEY").is_some() {
-                bail!("QUIRE_SECRET_KEY is set: the key comes from your environment; rotate it there");
+            if key.secret_key.is_some() {
+                bail!(
+                    "--secret-key (QUIRE_SECRET_KEY) is set: the key comes from outside the data dir; rotate it there"
+                );
             }
             let _lock = lock_data_dir(&data_dir)?;
-            let n = quire_notebook::seal::rotate(&data_dir, &data_dir.join("quire.db"))?;
-            println!("Re-encrypted {n} values under a new key in {}", data_dir.join("secret.key").display());
+            let n = quire_notebook::seal::rotate(&data_dir)?;
+            println!("Re-encrypted {n} values under a new key in {}", data_dir.secret_key().display());
             Ok(())
         }
     }
 }
 
 /// A restore cut short leaves a marker; serving that directory would show half the data.
-pub fn refuse_unfinished_restore(data_dir: &Path) -> anyhow::Result<()> {
-    if data_dir.join(quire_backup::RESTORE_MARKER).exists() {
+pub fn refuse_unfinished_restore(data_dir: &DataDir) -> anyhow::Result<()> {
+    if data_dir.restore_marker().exists() {
         bail!(
             "{} holds an unfinished restore ({} is present); restore again into an empty directory",
-            data_dir.display(),
-            quire_backup::RESTORE_MARKER
+            data_dir.root().display(),
+            quire_stdx::RESTORE_MARKER
         );
     }
     Ok(())

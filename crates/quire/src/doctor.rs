@@ -51,7 +51,9 @@ fn version(program: &Path) -> Result<String, String> {
     }
 }
 
-pub fn run(data_dir: &Path, node: &Path) -> anyhow::Result<bool> {
+/// `secret_key`: `--secret-key` when given (else the key file is checked).
+pub fn run(data: &quire_stdx::DataDir, node: &Path, secret_key: Option<&str>) -> anyhow::Result<bool> {
+    let data_dir = data.root();
     let mut r = Report { failures: 0 };
     match version(node) {
         Ok(v) => {
@@ -76,7 +78,7 @@ pub fn run(data_dir: &Path, node: &Path) -> anyhow::Result<bool> {
         r.fail("data dir", &format!("cannot create {}: {e}", data_dir.display()));
         return Ok(false);
     }
-    let probe = data_dir.join(".doctor-probe");
+    let probe = data.doctor_probe();
     match std::fs::write(&probe, b"ok").and_then(|_| std::fs::remove_file(&probe)) {
         Ok(()) => r.ok("data dir", &format!("{} is writable", data_dir.display())),
         Err(e) => r.fail("data dir", &format!("{} is not writable: {e}", data_dir.display())),
@@ -93,7 +95,7 @@ pub fn run(data_dir: &Path, node: &Path) -> anyhow::Result<bool> {
         }
         Err(e) => r.warn("disk", &format!("cannot read free space: {e}")),
     }
-    let db = data_dir.join("quire.db");
+    let db = data.db();
     if db.exists() {
         match rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
             .and_then(|c| c.query_row("PRAGMA integrity_check", [], |row| row.get::<_, String>(0)))
@@ -102,13 +104,12 @@ pub fn run(data_dir: &Path, node: &Path) -> anyhow::Result<bool> {
             Ok(s) => r.fail("database", &format!("integrity check: {s}; restore from a backup")),
             Err(e) => r.fail("database", &format!("cannot read {}: {e}", db.display())),
         }
-        let env_key = std::env::var("QUIRE_SECRET_KEY").ok();
-        match quire_notebook::seal::instance_key(data_dir, &db, env_key.as_deref())
+        match quire_notebook::seal::instance_key(data, secret_key)
             .and_then(|k| quire_notebook::SqliteDatabase::key_opens(&db, &k))
         {
             Ok(true) => r.ok("instance key", "opens the database"),
             Ok(false) => {
-                r.fail("instance key", "does not open the database: restore secret.key or QUIRE_SECRET_KEY")
+                r.fail("instance key", "does not open the database: restore secret.key or pass --secret-key")
             }
             Err(e) => r.fail("instance key", &e.to_string()),
         }

@@ -1,12 +1,16 @@
 //! `quire`: parse options, set up logging, bind, serve until Ctrl-C/SIGTERM. Nothing else lives here.
 
 mod admin;
+mod config;
 mod doctor;
 mod logfile;
+mod mcp;
 
 use anyhow::{Context, bail};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use quire_server::Config;
+use quire_stdx::DataDir;
+use serde::Serialize;
 use std::io::IsTerminal;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -24,6 +28,10 @@ struct Cli {
 enum Command {
     /// Serve notebooks over HTTP and WebSocket.
     Serve(Box<ServeArgs>),
+    /// Serve the notebooks of the data dir to an MCP client on stdin/stdout (Claude Desktop, Cursor…):
+    /// with the engine in this process, or with `--url` in front of a running server's /mcp
+    /// (token from --token, --token-file or QUIRE_TOKEN). Takes `serve`'s options.
+    Mcp(Box<mcp::McpArgs>),
     /// Check this machine for what Quire needs (Node, npm, data dir, disk, database) and say what to fix.
     Doctor {
         /// Data directory. Default: ~/.quire
@@ -32,7 +40,12 @@ enum Command {
         /// The Node.js binary cells run on.
         #[arg(long, env = "QUIRE_NODE", default_value = "node")]
         node: PathBuf,
+        #[command(flatten)]
+        key: SecretKey,
     },
+    /// The configuration `serve` would run with.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Check every stored file chunk and manifest (re-hash everything); exit 1 when damage is found.
     Fsck(FsckArgs),
     /// Maintenance of a data directory (the server must be stopped).
@@ -41,6 +54,23 @@ enum Command {
     /// Internal: supervise one notebook's Node processes in the sandbox (started by `serve`).
     #[command(hide = true)]
     Sandbox { spec: String },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print the effective configuration of `serve` with these arguments as TOML (defaults < config
+    /// file < environment < flags), secrets redacted.
+    Show(Box<ServeArgs>),
+}
+
+/// The instance key, when it is not `DATA_DIR/secret.key`.
+#[derive(clap::Args, Clone, Default, Serialize)]
+pub struct SecretKey {
+    /// The instance key (64 hex digits) that seals secrets; default: DATA_DIR/secret.key, created on
+    /// first start.
+    #[arg(long = "secret-key", env = "QUIRE_SECRET_KEY", hide_env_values = true)]
+    #[serde(rename = "secret-key", skip_serializing_if = "Option::is_none")]
+    pub secret_key: Option<String>,
 }
 
 #[derive(Parser)]
@@ -53,7 +83,8 @@ struct FsckArgs {
     repair: bool,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
 enum Signup {
     /// Only the server token can create users.
     Closed,
@@ -61,7 +92,8 @@ enum Signup {
     Open,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
 enum LogFormat {
     /// Human-readable lines.
     Text,
@@ -69,8 +101,16 @@ enum LogFormat {
     Json,
 }
 
-#[derive(Parser)]
+/// Every flag is also a key of the config file (its long name); `config show` serializes this struct,
+/// so the field names must be the flags' long names in kebab case (a unit test checks).
+#[derive(Parser, Serialize)]
+#[serde(rename_all = "kebab-case")]
 struct ServeArgs {
+    /// Read settings from this TOML file (default: DATA_DIR/quire.toml when present); the environment
+    /// and flags override it.
+    #[arg(long, env = "QUIRE_CONFIG")]
+    #[serde(skip)]
+    config: Option<PathBuf>,
     /// Address to bind. Anything but loopback requires --token.
     #[arg(long, env = "QUIRE_HOST", default_value = "127.0.0.1")]
     host: IpAddr,
@@ -92,12 +132,15 @@ struct ServeArgs {
     no_browser: bool,
     /// Extra host name accepted in the Host header (repeatable); loopback names are always accepted.
     #[arg(long = "allow-host", env = "QUIRE_ALLOW_HOSTS", value_delimiter = ',')]
+    #[serde(rename = "allow-host")]
     allow_hosts: Vec<String>,
     /// Origin allowed to make state-changing requests and get CORS headers (repeatable).
     #[arg(long = "allow-origin", env = "QUIRE_ALLOW_ORIGINS", value_delimiter = ',')]
+    #[serde(rename = "allow-origin")]
     allow_origins: Vec<String>,
     /// Directory that POST /api/import {path} may read .src.md files from (repeatable).
     #[arg(long = "import-root", env = "QUIRE_IMPORT_ROOTS", value_delimiter = ',')]
+    #[serde(rename = "import-root")]
     import_roots: Vec<PathBuf>,
     /// Maximum JSON request body in bytes.
     #[arg(long, env = "QUIRE_MAX_BODY", default_value_t = 10 * 1024 * 1024)]
@@ -200,6 +243,9 @@ struct ServeArgs {
     /// Serve the browser UI from this directory (a `vite build` output) instead of the embedded one.
     #[arg(long, env = "QUIRE_WEB_DIR", hide = true)]
     web_dir: Option<PathBuf>,
+    #[command(flatten)]
+    #[serde(flatten)]
+    key: SecretKey,
 }
 
 fn init_logging(format: LogFormat, file: Option<logfile::RotatingFile>) {
@@ -225,8 +271,8 @@ fn has_file() -> bool {
     LOG_FILE_SET.load(std::sync::atomic::Ordering::Relaxed)
 }
 
-fn data_dir_or_default(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
-    given.map_or_else(default_data_dir, Ok)
+fn data_dir_or_default(given: Option<PathBuf>) -> anyhow::Result<DataDir> {
+    given.map_or_else(default_data_dir, Ok).map(DataDir::new)
 }
 
 fn default_data_dir() -> anyhow::Result<PathBuf> {
@@ -236,11 +282,11 @@ fn default_data_dir() -> anyhow::Result<PathBuf> {
 
 /// Open the browser on a 0600 redirect file in the data dir (as Jupyter does), so the token never
 /// appears on a command line that other users can read in the process list.
-fn open_browser(data_dir: &std::path::Path, url: &str) {
+fn open_browser(data_dir: &DataDir, url: &str) {
     use std::io::Write;
     #[cfg(unix)]
     use std::os::unix::fs::OpenOptionsExt;
-    let path = data_dir.join("open.html");
+    let path = data_dir.open_page();
     let page = format!(
         "<!doctype html><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"0;url={url}\">\
          <title>Quire</title><a href=\"{url}\">Open Quire</a>\n"
@@ -286,7 +332,7 @@ fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()> + S
     })
 }
 
-async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+async fn serve(args: ServeArgs, file: Option<PathBuf>) -> anyhow::Result<()> {
     let log_file = match &args.log_file {
         Some(path) => Some(
             logfile::RotatingFile::open(path.clone(), args.log_max_bytes, 5)
@@ -296,6 +342,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     LOG_FILE_SET.store(log_file.is_some(), std::sync::atomic::Ordering::Relaxed);
     init_logging(args.log_format, log_file);
+    if let Some(file) = &file {
+        tracing::info!(file = %file.display(), "read the config file");
+    }
     let mut args = args;
     if let Some(path) = &args.token_file {
         let text = std::fs::read_to_string(path)
@@ -311,6 +360,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if args.token.as_deref().is_some_and(|t| t.len() < 16) {
         bail!("--token must be at least 16 characters");
     }
+    let (files, runtime) = (file_store_section(&args)?, runtime_section(&args)?);
+    let language = quire_tsls::LanguageConfig { enabled: !args.no_language_service, ..Default::default() };
     let token = args.token.unwrap_or_else(|| quire_server::random_hex(32));
     // Not dumpable: processes of the same user (a cell among them) cannot read this process's
     // environment (QUIRE_TOKEN, QUIRE_SECRET_KEY) or memory through /proc.
@@ -318,10 +369,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         tracing::warn!(error = %e, "could not make the server process non-dumpable");
     }
     let data_dir = data_dir_or_default(args.data_dir)?;
-    std::fs::create_dir_all(&data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
+    std::fs::create_dir_all(data_dir.root())
+        .with_context(|| format!("cannot create {}", data_dir.root().display()))?;
     let _lock = admin::lock_data_dir(&data_dir)?;
     // A redirect page a previous run left (it held that run's token).
-    let _ = std::fs::remove_file(data_dir.join("open.html"));
+    let _ = std::fs::remove_file(data_dir.open_page());
     admin::refuse_unfinished_restore(&data_dir)?;
     if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
         quire_server::check_tls(&quire_server::TlsFiles { cert: cert.clone(), key: key.clone() })?;
@@ -338,31 +390,18 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if !args.no_browser && std::env::var_os("CI").is_none() {
         open_browser(&data_dir, &url);
     }
-    let mut config = Config::new(data_dir, token);
+    let mut config = Config::new(data_dir.root().to_path_buf(), token);
+    // Each crate's own section, built here from the flags.
+    config.files = files;
+    config.runtime = runtime;
+    config.language = language;
     config.allowed_hosts = args.allow_hosts;
     config.allowed_origins = args.allow_origins;
     config.import_roots = args.import_roots;
     config.max_body_bytes = args.max_body;
     config.max_ws_message_bytes = args.max_ws_message;
     config.signup_open = args.signup == Signup::Open;
-    config.files.max_file_size = args.file_max_size;
-    config.files.quota_bytes = args.file_quota;
-    if !(args.upload_expiry_minutes.is_finite() && args.upload_expiry_minutes > 0.0) {
-        bail!("--upload-expiry-minutes must be a positive number");
-    }
-    config.files.upload_expiry_ms = (args.upload_expiry_minutes * 60_000.0) as i64;
-    config.files.max_uploads_in_progress = args.max_uploads_in_progress;
-    config.files.default_btl_days = args.file_btl_days;
-    config.language_service = !args.no_language_service;
-    config.cell_timeout = match args.cell_timeout {
-        Some(t) if t.is_finite() && t > 0.0 => Some(std::time::Duration::from_secs_f64(t)),
-        Some(t) => anyhow::bail!("--cell-timeout must be a positive number of seconds, got {t}"),
-        None => None,
-    };
-    config.cell_memory_mb = args.cell_memory_mb.max(16);
-    config.cell_output_bytes = args.cell_output_limit;
-    config.node = args.node;
-    config.secret_key = std::env::var("QUIRE_SECRET_KEY").ok();
+    config.secret_key = args.key.secret_key;
     config.rate_limit_rps = args.rate_limit;
     config.user_rate_limit_rps = args.user_rate_limit;
     if let Some(e) = &args.otlp_endpoint
@@ -373,11 +412,6 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.otlp_endpoint = args.otlp_endpoint;
     config.metrics_token = args.metrics_token;
     config.web_dir = args.web_dir;
-    config.any_package_source = args.any_package_source;
-    if !args.no_sandbox {
-        let program = std::env::current_exe().context("cannot find the quire binary to run the sandbox")?;
-        config.sandbox = Some(quire_sandbox::Launcher { program, args: vec!["sandbox".into()] });
-    }
     if !(args.audit_retention_days.is_finite() && args.audit_retention_days > 0.0) {
         bail!("--audit-retention-days must be a positive number");
     }
@@ -405,8 +439,71 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     quire_server::serve(config, listener, shutdown).await
 }
 
+/// Parse the command line; for `serve` and `config show`, with the config file's values below the
+/// environment's and the flags' (see `config`). Returns the file that was read.
+fn parse() -> anyhow::Result<(Cli, Option<PathBuf>)> {
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let matches = Cli::command().get_matches_from(argv.clone());
+    // Where the subcommand's own arguments start: `quire serve …`, `quire config show …`.
+    let (names, at): (&[&str], usize) = match matches.subcommand() {
+        Some(("serve", _)) => (&["serve"], 2),
+        Some(("mcp", _)) => (&["mcp"], 2),
+        Some(("config", m)) if m.subcommand_name() == Some("show") => (&["config", "show"], 3),
+        _ => return Ok((Cli::from_arg_matches(&matches)?, None)),
+    };
+    let sub = names.iter().try_fold(&matches, |m, n| m.subcommand_matches(n)).context("subcommand")?;
+    let Some(file) = config::file_for(sub, default_data_dir)? else {
+        return Ok((Cli::from_arg_matches(&matches)?, None));
+    };
+    let mut cmd = Cli::command();
+    cmd.build();
+    let sub_cmd = names.iter().try_fold(&cmd, |c, n| c.find_subcommand(n)).context("subcommand")?;
+    let merged = config::merge(argv, at, sub_cmd, sub, &file)?;
+    let matches = Cli::command().try_get_matches_from(merged).unwrap_or_else(|e| e.exit());
+    Ok((Cli::from_arg_matches(&matches)?, Some(file)))
+}
+
+/// The file store's section of the configuration.
+fn file_store_section(args: &ServeArgs) -> anyhow::Result<quire_filestore::StoreConfig> {
+    if !(args.upload_expiry_minutes.is_finite() && args.upload_expiry_minutes > 0.0) {
+        bail!("--upload-expiry-minutes must be a positive number");
+    }
+    Ok(quire_filestore::StoreConfig {
+        max_file_size: args.file_max_size,
+        quota_bytes: args.file_quota,
+        upload_expiry_ms: (args.upload_expiry_minutes * 60_000.0) as i64,
+        max_uploads_in_progress: args.max_uploads_in_progress,
+        default_btl_days: args.file_btl_days,
+        ..Default::default()
+    })
+}
+
+/// The runtime's section: Node, run limits, package sources, the sandbox (this binary re-executed).
+fn runtime_section(args: &ServeArgs) -> anyhow::Result<quire_runtime::RuntimeConfig> {
+    let timeout = match args.cell_timeout {
+        Some(t) if t.is_finite() && t > 0.0 => Some(std::time::Duration::from_secs_f64(t)),
+        Some(t) => bail!("--cell-timeout must be a positive number of seconds, got {t}"),
+        None => None,
+    };
+    let sandbox = if args.no_sandbox {
+        None
+    } else {
+        let program = std::env::current_exe().context("cannot find the quire binary to run the sandbox")?;
+        Some(quire_sandbox::Launcher { program, args: vec!["sandbox".into()] })
+    };
+    Ok(quire_runtime::RuntimeConfig {
+        node: args.node.clone(),
+        timeout,
+        memory_mb: args.cell_memory_mb.max(16),
+        output_cap: args.cell_output_limit,
+        any_package_source: args.any_package_source,
+        sandbox,
+        ..Default::default()
+    })
+}
+
 fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    let (cli, file) = parse()?;
     // The sandbox supervisor needs no async runtime, logging or anything else of the server.
     let command = match cli.command {
         Command::Sandbox { spec } => std::process::exit(quire_sandbox::supervise(&spec)),
@@ -414,13 +511,22 @@ fn main() -> anyhow::Result<()> {
     };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match command {
-        Command::Serve(args) => rt.block_on(serve(*args)),
+        Command::Serve(args) => rt.block_on(serve(*args, file)),
+        Command::Mcp(args) => rt.block_on(mcp::run(*args)),
         Command::Fsck(args) => fsck(args),
         Command::Admin(cmd) => admin::run(cmd),
         Command::Sandbox { .. } => Ok(()), // already run above
-        Command::Doctor { data_dir, node } => {
+        Command::Config(ConfigCommand::Show(args)) => {
+            print!("{}", config::show(&*args, file.as_deref())?);
+            Ok(())
+        }
+        Command::Doctor { data_dir, node, key } => {
             let data_dir = data_dir_or_default(data_dir)?;
-            if doctor::run(&data_dir, &node)? { Ok(()) } else { std::process::exit(1) }
+            if doctor::run(&data_dir, &node, key.secret_key.as_deref())? {
+                Ok(())
+            } else {
+                std::process::exit(1)
+            }
         }
     }
 }
@@ -436,4 +542,41 @@ fn fsck(args: FsckArgs) -> anyhow::Result<()> {
         std::process::exit(1);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `config show` prints a valid config file: each key it prints is a flag's long name, and every
+    /// flag of `serve` but `--config` (and `--token-file`, which excludes `--token`) is printed when set.
+    #[test]
+    fn config_show_keys_are_the_flags() {
+        let args = ServeArgs::try_parse_from([
+            "serve",
+            "--token=t-0123456789abcdef",
+            "--secret-key=k",
+            "--metrics-token=m",
+            "--data-dir=/d",
+            "--cell-timeout=1",
+            "--tls-cert=c",
+            "--tls-key=k",
+            "--otlp-endpoint=http://x",
+            "--log-file=l",
+            "--web-dir=w",
+        ])
+        .unwrap();
+        let table = toml::Table::try_from(&args).unwrap();
+        let cmd = ServeArgs::command();
+        let longs: Vec<&str> = cmd.get_arguments().filter_map(|a| a.get_long()).collect();
+        for key in table.keys() {
+            assert!(longs.contains(&key.as_str()), "`{key}` is not a flag");
+        }
+        for long in longs {
+            assert!(
+                ["config", "token-file"].contains(&long) || table.contains_key(long),
+                "--{long} has no key in `config show`"
+            );
+        }
+    }
 }

@@ -1,8 +1,8 @@
 //! No Node process of Quire's outlives it: killed with SIGKILL, stopped with SIGTERM, or a notebook
 //! deleted. Checked by pid against the real binary.
 
-use common::{Server, alive, wait_gone};
-use futures_util::{SinkExt, StreamExt};
+use common::{Server, Socket, alive, wait_gone};
+use futures_util::SinkExt;
 use serde_json::{Value, json};
 use std::process::Command;
 use std::time::Duration;
@@ -21,20 +21,8 @@ fn start_in(data: &std::path::Path) -> (Server, String) {
     common::serve(data, TOKEN, &[])
 }
 
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
 async fn next_event(ws: &mut Socket, event: &str) -> Value {
-    // One deadline for the whole wait: heartbeat pings arrive every 10 s and must not extend it.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let msg = tokio::time::timeout_at(deadline, ws.next()).await.expect(event).unwrap().unwrap();
-        if let Message::Text(t) = msg {
-            let v: Value = serde_json::from_str(t.as_str()).unwrap();
-            if v[1] == event {
-                return v[2].clone();
-            }
-        }
-    }
+    common::next_event(ws, event, Duration::from_secs(20)).await
 }
 
 /// A notebook running a cell that spins forever after starting a `sleep` child; returns the notebook

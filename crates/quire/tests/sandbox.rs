@@ -2,7 +2,7 @@
 //! store or another notebook, cannot find the token, cannot signal the server; and no process a run
 //! starts — `detached`, `setsid` or ordinary — outlives a stop, a delete or the server.
 
-use common::{alive, wait_gone};
+use common::{Socket, alive, wait_gone};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -12,8 +12,6 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 mod common;
 
 const TOKEN: &str = "sandbox-test-token-0123456789";
-
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 struct Session {
     addr: String,
@@ -49,16 +47,7 @@ async fn send(ws: &mut Socket, id: &str, event: &str, payload: Value) {
 }
 
 async fn next_event(ws: &mut Socket, event: &str) -> Value {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let msg = tokio::time::timeout_at(deadline, ws.next()).await.expect(event).unwrap().unwrap();
-        if let Message::Text(t) = msg {
-            let v: Value = serde_json::from_str(t.as_str()).unwrap();
-            if v[1] == event {
-                return v[2].clone();
-            }
-        }
-    }
+    common::next_event(ws, event, Duration::from_secs(30)).await
 }
 
 /// Create a cell with `source`, run it and return its first line of output, parsed as JSON.

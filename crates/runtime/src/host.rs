@@ -7,6 +7,7 @@ use crate::frame;
 use crate::host_io::{read_frames, run_output, stray};
 use crate::output::Stream;
 use crate::sandbox::{self, Launcher};
+use quire_stdx::lock;
 use rustix::process::{Pid, Signal};
 use std::collections::HashMap;
 use std::io::Write;
@@ -327,10 +328,6 @@ pub(crate) fn pid(raw: i32) -> Pid {
     Pid::from_raw(raw).unwrap_or(Pid::INIT)
 }
 
-pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 /// Remove per-host directories that servers which are no longer running left in the temp dir.
 pub fn remove_stale_sock_dirs() {
     let Ok(dir) = std::fs::read_dir(std::env::temp_dir()) else { return };
@@ -357,9 +354,7 @@ pub fn install_scripts(dir: &Path) -> std::io::Result<(PathBuf, PathBuf)> {
     if !host.exists() || !worker.exists() {
         std::fs::create_dir_all(&dir)?;
         for (path, text) in [(&worker, WORKER), (&host, HOST)] {
-            let tmp = path.with_extension("tmp");
-            std::fs::write(&tmp, text)?;
-            std::fs::rename(&tmp, path)?;
+            quire_stdx::fs::write_atomic(path, text.as_bytes())?;
         }
     }
     Ok((host, worker))

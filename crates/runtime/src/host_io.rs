@@ -2,8 +2,9 @@
 //! host's stdout/stderr.
 
 use crate::frame::{self, Decoder};
-use crate::host::{Control, Exit, Raw, RunEntry, RunSink, Runs, lock, pid};
+use crate::host::{Control, Exit, Raw, RunEntry, RunSink, Runs, pid};
 use crate::output::Stream;
+use quire_stdx::lock;
 use rustix::process::Signal;
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;

@@ -4,6 +4,7 @@ use crate::host::{Host, HostError, HostSpec, Raw, install_scripts};
 use crate::pump::{Control, PumpOptions, RunEvent, pump};
 use crate::transpile::{Cache, file_url};
 use crate::{shadow, transpile};
+use quire_stdx::{DataDir, lock};
 use rustix::process::Signal;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -12,10 +13,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{Notify, mpsc};
 
+/// The runtime's section of the configuration (built by the binary from its flags).
 #[derive(Clone, Debug)]
 pub struct RuntimeConfig {
-    /// Quire's data dir: host scripts go to `runtime/`, TypeScript shadows to `cache/run/`.
-    pub data_dir: PathBuf,
     pub node: PathBuf,
     pub npm: PathBuf,
     /// Idle workers each host keeps started.
@@ -33,10 +33,9 @@ pub struct RuntimeConfig {
     pub sandbox: Option<crate::sandbox::Launcher>,
 }
 
-impl RuntimeConfig {
-    pub fn new(data_dir: PathBuf) -> Self {
+impl Default for RuntimeConfig {
+    fn default() -> Self {
         RuntimeConfig {
-            data_dir,
             node: PathBuf::from("node"),
             npm: PathBuf::from("npm"),
             pool: 3,
@@ -91,6 +90,8 @@ type Slot = Arc<tokio::sync::Mutex<Option<Arc<Host>>>>;
 
 pub struct Runtime {
     pub(crate) cfg: RuntimeConfig,
+    /// Host scripts go to `DataDir::runtime`, TypeScript shadows to `DataDir::run_cache`.
+    data_dir: DataDir,
     scripts: (PathBuf, PathBuf),
     /// Installations of Node and npm, readable inside the sandbox.
     installs: Vec<PathBuf>,
@@ -98,10 +99,6 @@ pub struct Runtime {
     hosts: Mutex<HashMap<String, Slot>>,
     active: Mutex<HashMap<(String, String), Arc<Notify>>>,
     next_id: AtomicU32,
-}
-
-pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 struct HostRun {
@@ -135,10 +132,10 @@ impl Drop for ActiveGuard {
 }
 
 impl Runtime {
-    pub fn new(cfg: RuntimeConfig) -> std::io::Result<Arc<Runtime>> {
-        let scripts = install_scripts(&cfg.data_dir.join("runtime"))?;
+    pub fn new(data_dir: &DataDir, cfg: RuntimeConfig) -> std::io::Result<Arc<Runtime>> {
+        let scripts = install_scripts(&data_dir.runtime())?;
         // Run directories left by a previous process (a crash) are of no use to anyone.
-        let _ = std::fs::remove_dir_all(cfg.data_dir.join("cache").join("run"));
+        let _ = std::fs::remove_dir_all(data_dir.run_cache());
         crate::host::remove_stale_sock_dirs();
         let installs = [&cfg.node, &cfg.npm]
             .iter()
@@ -146,6 +143,7 @@ impl Runtime {
             .collect();
         Ok(Arc::new(Runtime {
             cfg,
+            data_dir: data_dir.clone(),
             scripts,
             installs,
             cache: Cache::default(),
@@ -267,13 +265,13 @@ impl Runtime {
         let runs = self.shadow_root(notebook);
         std::fs::create_dir_all(&runs).map_err(HostError::Spawn)?;
         let mut read = self.installs.clone();
-        read.push(self.cfg.data_dir.join("runtime"));
+        read.push(self.data_dir.runtime());
         let home = self.cfg.base_env.iter().find(|(k, _)| k == "HOME").map(|(_, v)| PathBuf::from(v));
         Ok(crate::sandbox::Paths::for_notebook(&read, &[dir.to_path_buf(), runs], home.as_deref()))
     }
 
     fn shadow_root(&self, notebook: &str) -> PathBuf {
-        self.cfg.data_dir.join("cache").join("run").join(notebook)
+        self.data_dir.run_cache().join(notebook)
     }
 
     /// Transpile problems of a TypeScript source, for callers that want them without running.

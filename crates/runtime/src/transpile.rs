@@ -123,11 +123,11 @@ fn key(name: &[u8], source: &str) -> blake3::Hash {
 
 /// Look `key` up in `map`, or compute, remember (clearing a full map) and return it.
 fn memo<V: Clone>(map: &Mutex<HashMap<blake3::Hash, V>>, key: blake3::Hash, f: impl FnOnce() -> V) -> V {
-    if let Some(hit) = map.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+    if let Some(hit) = quire_stdx::lock(map).get(&key) {
         return hit.clone();
     }
     let out = f();
-    let mut map = map.lock().unwrap_or_else(|p| p.into_inner());
+    let mut map = quire_stdx::lock(map);
     if map.len() >= CACHE_ENTRIES {
         map.clear();
     }

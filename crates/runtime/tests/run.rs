@@ -16,9 +16,9 @@ fn notebook(cfg: impl FnOnce(&mut RuntimeConfig)) -> Nb {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("src")).unwrap();
     std::fs::write(dir.path().join("package.json"), r#"{"type":"module"}"#).unwrap();
-    let mut c = RuntimeConfig::new(data.path().to_path_buf());
+    let mut c = RuntimeConfig::default();
     cfg(&mut c);
-    let rt = Runtime::new(c).unwrap();
+    let rt = Runtime::new(&quire_stdx::DataDir::new(data.path()), c).unwrap();
     Nb { _data: data, dir, rt }
 }
 

@@ -8,6 +8,9 @@
 //! client IP and minute (later ones only raise its count), every text field is cut to a bounded
 //! length, and retention keeps the table within an age and a row count (`spawn_maintenance`).
 
+pub mod failures;
+
+use crate::log::bounded;
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State};
@@ -28,6 +31,11 @@ fn action(method: &Method, route: &str, path: &str, query_token: bool) -> Option
         ("DELETE", "/api/srcbooks/{id}") => "notebook.delete",
         ("POST", "/api/sessions/{id}/approve") => "notebook.approve",
         ("DELETE", "/files/{id}") => "file.delete",
+        ("PUT", "/api/mcp/servers/{name}") => "mcp.server.set",
+        ("DELETE", "/api/mcp/servers/{name}") => "mcp.server.delete",
+        ("POST", "/api/mcp/config") => "mcp.config.paste",
+        ("POST", "/api/mcp/approvals/{id}") => "mcp.approval.answer",
+        ("DELETE", "/api/mcp/rules") => "mcp.rule.delete",
         ("POST", "/auth/login") => "auth.login",
         ("POST", "/auth/logout") => "auth.logout",
         ("POST", "/auth/register") => "user.create",
@@ -71,12 +79,14 @@ pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> 
     let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_default();
     let path = req.uri().path().to_string();
     let query_token = req.uri().query().is_some_and(|q| q.split('&').any(|kv| kv.starts_with("token=")));
-    let ip = crate::client_ip(&req).map(|ip| ip.to_string());
+    let ip = crate::log::client_ip(&req).map(|ip| ip.to_string());
     let Some(what) = action(req.method(), &route, &path, query_token) else {
         let resp = next.run(req).await;
         // Refused credentials are worth recording wherever they were tried.
         if matches!(resp.status().as_u16(), 401 | 429) && (path.starts_with("/api") || path == "/websocket") {
-            state.audit_failures.record(&state, entry("anonymous", "auth.failure", Some(path), ip, &resp));
+            state
+                .audit_failures
+                .record(&*state.db, entry("anonymous", "auth.failure", Some(path), ip, &resp));
         }
         return resp;
     };
@@ -92,7 +102,7 @@ pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> 
     };
     let e = entry(who, if failed_login { "auth.failure" } else { what }, target, ip, &resp);
     if failed_login {
-        state.audit_failures.record(&state, e);
+        state.audit_failures.record(&*state.db, e);
     } else {
         write(&state, e);
     }
@@ -113,7 +123,7 @@ fn entry(
         status.as_u16().to_string()
     };
     AuditEntry {
-        at_ms: quire_notebook::now_ms(),
+        at_ms: quire_stdx::now_ms() as u64,
         actor: actor.into(),
         action: action.into(),
         target: target.map(|t| bounded(&t)),
@@ -123,79 +133,8 @@ fn entry(
     }
 }
 
-/// Longest text kept from a request (paths, names): anything longer is cut and marked.
-const MAX_FIELD: usize = 200;
-
-pub fn bounded(text: &str) -> String {
-    if text.len() <= MAX_FIELD {
-        return text.to_string();
-    }
-    let mut end = MAX_FIELD;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}… ({} bytes)", &text[..end], text.len())
-}
-
 fn write(state: &AppState, e: AuditEntry) -> Option<i64> {
-    tracing::info!(target: "audit", actor = %e.actor, action = %e.action, target = ?e.target, ip = ?e.ip, outcome = %e.outcome, "audit");
-    match state.db.audit(&e) {
-        Ok(id) => Some(id),
-        Err(err) => {
-            tracing::error!(error = %err, "could not write the audit log");
-            None
-        }
-    }
-}
-
-/// Failed authentications, one row per `(ip, minute)`: the first failure writes the row at once,
-/// the rest of that minute only count, and the count is written when the minute is over.
-#[derive(Default)]
-pub struct Failures {
-    open: std::sync::Mutex<std::collections::HashMap<FailureKey, OpenRow>>,
-}
-
-/// `(client ip, minute)`.
-type FailureKey = (Option<String>, u64);
-/// The row written for the first failure (if the write worked), and how many followed.
-type OpenRow = (Option<i64>, u64);
-
-/// Distinct `(ip, minute)` rows kept open at once; past it, failures count on one row per minute.
-const MAX_OPEN: usize = 4096;
-
-impl Failures {
-    fn record(&self, state: &AppState, mut e: AuditEntry) {
-        let minute = e.at_ms / 60_000;
-        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
-        if open.len() >= MAX_OPEN && !open.contains_key(&(e.ip.clone(), minute)) {
-            e.ip = Some("(many addresses)".into());
-        }
-        match open.get_mut(&(e.ip.clone(), minute)) {
-            Some((_, more)) => *more += 1,
-            None => {
-                let key = (e.ip.clone(), minute);
-                let id = write(state, e);
-                open.insert(key, (id, 0));
-            }
-        }
-    }
-
-    /// Write the counts of minutes that are over (all of them when `all`, at shutdown).
-    pub fn flush(&self, state: &AppState, all: bool) {
-        let now_minute = quire_notebook::now_ms() / 60_000;
-        let done: Vec<(Option<i64>, u64)> = {
-            let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
-            let keys: Vec<_> = open.keys().filter(|(_, m)| all || *m < now_minute).cloned().collect();
-            keys.iter().filter_map(|k| open.remove(k)).collect()
-        };
-        for (id, more) in done {
-            if let (Some(id), true) = (id, more > 0)
-                && let Err(err) = state.db.audit_add_count(id, more)
-            {
-                tracing::error!(error = %err, "could not count repeated failures in the audit log");
-            }
-        }
-    }
+    failures::write(&*state.db, e)
 }
 
 const MAINTENANCE: &str = "audit.retention";
@@ -210,11 +149,11 @@ pub fn spawn_maintenance(state: AppState) {
             tick.tick().await;
             let st = state.clone();
             let r = tokio::task::spawn_blocking(move || {
-                st.audit_failures.flush(&st, false);
+                st.audit_failures.flush(&*st.db, false);
                 if turn % 60 == 0 {
                     let keep_ms = st.config.audit_retention.as_millis() as u64;
                     let dropped = st.db.audit_prune(
-                        quire_notebook::now_ms().saturating_sub(keep_ms),
+                        (quire_stdx::now_ms() as u64).saturating_sub(keep_ms),
                         st.config.audit_max_rows,
                     )?;
                     if dropped > 0 {

@@ -1,7 +1,7 @@
 //! Secure by default: Host allow-list (DNS rebinding), Origin allow-list on state-changing requests and
 //! the WebSocket upgrade, token auth (header, `?token=`, or the session cookie it is exchanged for).
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::state::AppState;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
@@ -12,19 +12,7 @@ pub const COOKIE: &str = "quire_session";
 /// Browser sessions kept at once; the oldest is signed out beyond this.
 const MAX_COOKIE_SESSIONS: usize = 1024;
 
-/// Constant-time comparison, so response timing leaks nothing about the token.
-pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-pub fn random_hex(bytes: usize) -> String {
-    let mut b = vec![0u8; bytes];
-    getrandom::fill(&mut b).expect("the OS random source is unavailable");
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
+pub use crate::token::{ct_eq, random_hex};
 
 /// Host name without port, lowercased; brackets of an IPv6 literal removed.
 fn host_name(host: &str) -> String {
@@ -108,20 +96,75 @@ fn cookie_ok(state: &AppState, headers: &HeaderMap) -> bool {
     let Some(c) = cookie_session(headers) else { return false };
     let idle = state.config.session_idle.as_millis() as u64;
     // Sessions live in the database (hashed), so `quire admin logout-all` signs browsers out at once.
-    state.db.session_check(c, &state.config.token, quire_notebook::now_ms(), idle).unwrap_or(false)
+    state.db.session_check(c, &state.config.token, quire_stdx::now_ms() as u64, idle).unwrap_or(false)
 }
 
 fn needs_auth(path: &str) -> bool {
     // `/api/files/...` are FileDB aliases: they check FileDB credentials themselves (files::actor).
     let api = (path == "/api" || path.starts_with("/api/")) && !path.starts_with("/api/files/");
-    api || path == "/websocket" || path == "/websocket/"
+    api || path == "/websocket" || path == "/websocket/" || is_mcp(path)
 }
 
-/// The server token by header, `?token=`, or the session cookie (the file routes treat it as admin).
-pub(crate) fn server_token_ok(state: &AppState, headers: &HeaderMap, uri: &Uri) -> bool {
-    header_token(headers).is_some_and(|t| token_ok(state, t))
-        || query_token(uri).is_some_and(|t| token_ok(state, &t))
-        || cookie_ok(state, headers)
+/// MCP's event stream is a GET a browser page could open: Origin is checked on every method there.
+fn is_mcp(path: &str) -> bool {
+    path == "/mcp" || path == "/mcp/"
+}
+
+/// The credentials a request presented, parsed once by `guard` and kept as a request extension
+/// (the file routes' `files::Actor` extractor reads it; nothing parses them again).
+#[derive(Clone, Debug, Default)]
+pub struct Credentials {
+    /// The server token is valid (header, `?token=` or session cookie): admin everywhere.
+    pub server_token: bool,
+    /// A valid server token came as `?token=` (the browser link exchanged for a cookie).
+    pub via_query: bool,
+    /// `Authorization: Bearer|token <value>` or `?token=` was presented, valid or not.
+    pub token_presented: bool,
+    pub query_presented: bool,
+    /// A `Bearer` value: on the file routes, a FileDB access token when it is not the server token.
+    pub bearer: Option<String>,
+    /// `X-API-Key` (a FileDB API key).
+    pub api_key: Option<String>,
+}
+
+impl Credentials {
+    pub fn parse(state: &AppState, headers: &HeaderMap, uri: &Uri) -> Self {
+        let header = header_token(headers);
+        let query = query_token(uri);
+        let via_query = query.as_deref().is_some_and(|t| token_ok(state, t));
+        // The cookie costs a database read: only when neither token is good.
+        let server_token =
+            header.is_some_and(|t| token_ok(state, t)) || via_query || cookie_ok(state, headers);
+        Credentials {
+            server_token,
+            via_query,
+            token_presented: header.is_some(),
+            query_presented: query.is_some(),
+            bearer: bearer(headers).map(str::to_string),
+            api_key: headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(str::to_string),
+        }
+    }
+}
+
+/// The parsed credentials, from the request extension `guard` left (or parsed now without one).
+impl axum::extract::FromRequestParts<AppState> for Credentials {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(match parts.extensions.get::<Credentials>() {
+            Some(c) => c.clone(),
+            None => Credentials::parse(state, &parts.headers, &parts.uri),
+        })
+    }
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, t) = v.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then_some(t.trim())
 }
 
 fn is_ws_upgrade(req: &Request) -> bool {
@@ -148,8 +191,7 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
     let headers = req.headers();
     if !host_allowed(&state, headers) {
         return ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden_host",
+            Code::ForbiddenHost,
             "The Host header is not an allowed host (use --allow-host to add one)",
         )
         .into_response();
@@ -158,10 +200,11 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
     let cross_site = headers
         .get("sec-fetch-site")
         .is_some_and(|v| v.as_bytes() == b"cross-site" && configured_origin(&state, headers).is_none());
-    if (!safe || is_ws_upgrade(&req)) && (!origin_allowed(&state, headers) || cross_site) {
+    if (!safe || is_ws_upgrade(&req) || is_mcp(req.uri().path()))
+        && (!origin_allowed(&state, headers) || cross_site)
+    {
         return ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden_origin",
+            Code::ForbiddenOrigin,
             "Requests from this Origin are not allowed (use --allow-origin to add one)",
         )
         .into_response();
@@ -172,28 +215,25 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
     }
 
     let path = req.uri().path();
-    let query = query_token(req.uri());
-    let by_query = query.as_deref().is_some_and(|t| token_ok(&state, t));
-    let authed =
-        header_token(headers).is_some_and(|t| token_ok(&state, t)) || by_query || cookie_ok(&state, headers);
+    let creds = Credentials::parse(&state, headers, req.uri());
+    let (authed, by_query) = (creds.server_token, creds.via_query);
 
     // A wrong token counts against the client's failure budget; past it the answer is 429, so guessing
     // is throttled. A right token is never refused (a neighbour on 127.0.0.1 cannot lock the user out).
     // On file routes a Bearer may be a FileDB access token: those routes throttle their own failures.
     let presented =
-        (header_token(headers).is_some() && !crate::files::is_file_route(path)) || query.is_some();
-    if let Some(ip) = crate::client_ip(&req)
+        (creds.token_presented && !crate::files::common::is_file_route(path)) || creds.query_presented;
+    if let Some(ip) = crate::log::client_ip(&req)
         && presented
         && !authed
         && let Err(retry) = state.auth_failure_limit.check(ip, std::time::Instant::now())
     {
         tracing::warn!(%ip, "too many failed token attempts");
-        return crate::ratelimit::too_many(retry);
+        return ApiError::rate_limited(retry).into_response();
     }
     if needs_auth(path) && !authed {
         return ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
+            Code::Unauthorized,
             "A valid token is required: Authorization: Bearer <token>, or open the link quire serve printed",
         )
         .into_response();
@@ -201,20 +241,22 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
     // Browser link exchange: a page opened with ?token= gets a session cookie and a clean URL.
     if by_query && !needs_auth(path) && req.method() == Method::GET {
         let session = random_hex(32);
-        let now = quire_notebook::now_ms();
+        let now = quire_stdx::now_ms() as u64;
         if let Err(e) = state.db.session_create(&session, &state.config.token, now, MAX_COOKIE_SESSIONS) {
             return ApiError::from(e).into_response();
         }
         let secure = if state.config.tls.is_some() { "; Secure" } else { "" };
         let cookie = format!("{COOKIE}={session}; HttpOnly; SameSite=Strict; Path=/{secure}");
         // The browser has followed the launch link: the redirect page holding the token is done with.
-        let _ = std::fs::remove_file(state.config.data_dir.join("open.html"));
+        let _ = std::fs::remove_file(state.config.data_dir.open_page());
         let mut resp = (StatusCode::FOUND, [(header::LOCATION, without_token(req.uri()))]).into_response();
         if let Ok(v) = HeaderValue::from_str(&cookie) {
             resp.headers_mut().insert(header::SET_COOKIE, v);
         }
         return resp;
     }
+    let mut req = req;
+    req.extensions_mut().insert(creds);
     let resp = next.run(req).await;
     with_cors(resp, cors, false)
 }

@@ -1,6 +1,6 @@
 //! A JSON body extractor whose rejections are `ApiError`s (status + stable code), not plain text.
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
@@ -26,19 +26,14 @@ where
 fn map_rejection(r: JsonRejection) -> ApiError {
     match r {
         JsonRejection::MissingJsonContentType(_) => ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            Code::UnsupportedMediaType,
             "Expected a request with Content-Type: application/json",
         ),
-        JsonRejection::JsonSyntaxError(e) => ApiError::bad_request("invalid_json", e.body_text()),
-        JsonRejection::JsonDataError(e) => {
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_payload", e.body_text())
+        JsonRejection::JsonSyntaxError(e) => ApiError::new(Code::InvalidJson, e.body_text()),
+        JsonRejection::JsonDataError(e) => ApiError::new(Code::InvalidPayload, e.body_text()),
+        JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::new(Code::PayloadTooLarge, "The request body is larger than the server accepts")
         }
-        JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            "The request body is larger than the server accepts",
-        ),
-        other => ApiError::bad_request("invalid_body", other.body_text()),
+        other => ApiError::new(Code::InvalidBody, other.body_text()),
     }
 }

@@ -3,6 +3,7 @@
 //!
 //! Invariant: only this crate knows HTTP; it maps every lower-layer error to a status and stable code.
 
+mod app;
 mod audit;
 mod auth;
 mod dashboard;
@@ -11,20 +12,25 @@ mod extract;
 mod files;
 mod listen;
 mod log;
+mod mcp;
 mod metrics;
 mod otlp;
 mod ratelimit;
 mod routes;
-mod stamps;
 mod state;
 mod tls;
+mod token;
+mod tools;
 mod wire;
 mod workers;
 mod ws;
 
-pub use auth::random_hex;
-pub use error::ApiError;
+pub use error::{ApiError, Code};
+pub use quire_service::{FakeRunner, Runner};
+pub use routes::route_list;
+pub use routes::table::{Access, RouteInfo};
 pub use state::{Config, TlsFiles};
+pub use token::random_hex;
 
 /// Check a certificate and key before binding, so a bad pair fails before anything is announced.
 pub fn check_tls(files: &TlsFiles) -> anyhow::Result<()> {
@@ -33,50 +39,11 @@ pub fn check_tls(files: &TlsFiles) -> anyhow::Result<()> {
 /// Parsers exposed for the fuzz targets (`fuzz/`).
 pub use {files::tus_headers, ws::parse_client_message};
 
-use axum::http::{HeaderValue, header};
 use quire_notebook::{NotebookStore, SqliteDatabase};
 use state::{AppState, Inner};
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-
-/// Security headers on every response (the UI and API set nothing that needs more).
-async fn security_headers(
-    axum::extract::State(state): axum::extract::State<AppState>,
-    req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    let scheme = if state.config.tls.is_some() { "https" } else { "http" };
-    let csp = ui_policy(scheme, req.headers().get(header::HOST));
-    let mut resp = next.run(req).await;
-    let h = resp.headers_mut();
-    if state.config.tls.is_some() {
-        h.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000"));
-    }
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.entry(header::CONTENT_SECURITY_POLICY).or_insert(csp);
-    resp
-}
-
-/// The UI's policy: scripts only from the embedded build's `/assets/` (so nothing else served on this
-/// origin, such as an uploaded file, can ever be a script), everything else from the same origin.
-/// A path needs a host in CSP, so it is built from the request's `Host` (checked by `auth::guard`).
-fn ui_policy(scheme: &str, host: Option<&HeaderValue>) -> HeaderValue {
-    const REST: &str = "default-src 'self'; connect-src 'self'; img-src 'self' data:; \
-        style-src 'self' 'unsafe-inline'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; \
-        form-action 'self'";
-    let host = host
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b)));
-    let scripts = match host {
-        Some(h) => format!("script-src {scheme}://{h}/assets/"),
-        None => "script-src 'none'".to_string(),
-    };
-    HeaderValue::from_str(&format!("{scripts}; {REST}"))
-        .unwrap_or(HeaderValue::from_static("default-src 'none'"))
-}
 
 /// Make ring the process-wide TLS crypto provider (no aws-lc C build). Idempotent; call before
 /// building any HTTP client.
@@ -104,15 +71,16 @@ fn http_client(config: &Config) -> anyhow::Result<reqwest::Client> {
 const PASSWORD_THREADS: usize = 2;
 
 /// Build the state: open (and migrate) the database, prepare directories. Notebooks load in `serve`.
-fn build_state(config: Config) -> anyhow::Result<AppState> {
-    std::fs::create_dir_all(&config.data_dir)?;
+/// `runner`: what runs cells (default: Node hosts per `config`).
+fn build_state(config: Config, runner: Option<Arc<dyn Runner>>) -> anyhow::Result<AppState> {
+    std::fs::create_dir_all(config.data_dir.root())?;
     if let Some(dir) = &config.web_dir {
         routes::serve_ui_from(dir.clone());
     }
-    let db_path = config.data_dir.join("quire.db");
-    let key = quire_notebook::seal::instance_key(&config.data_dir, &db_path, config.secret_key.as_deref())?;
-    let db = SqliteDatabase::open(&db_path, key)?;
-    let store = NotebookStore::open(&config.data_dir.join("notebooks"))?;
+    let key = quire_notebook::seal::instance_key(&config.data_dir, config.secret_key.as_deref())?;
+    let db: Arc<dyn quire_notebook::Database> =
+        Arc::new(SqliteDatabase::open(&config.data_dir.db(), key.clone())?);
+    let store = Arc::new(NotebookStore::open(&config.data_dir.notebooks())?);
     let examples_dir = routes::examples::install(&config.data_dir)?;
     let mut import_roots = vec![examples_dir.clone()];
     for r in &config.import_roots {
@@ -122,17 +90,10 @@ fn build_state(config: Config) -> anyhow::Result<AppState> {
         }
     }
     let http = http_client(&config)?;
-    let files = quire_filestore::FileStore::open(&config.data_dir.join("files"), config.files.clone())?;
+    let files = quire_filestore::FileStore::open(config.data_dir.files(), config.files.clone())?;
     let users = quire_filestore::users::UserStore::open(&files.db_path())?;
-    let tsls = ws::tsserver::manager(&config);
-    let mut rc = quire_runtime::RuntimeConfig::new(config.data_dir.clone());
-    rc.timeout = config.cell_timeout;
-    rc.memory_mb = config.cell_memory_mb;
-    rc.output_cap = config.cell_output_bytes;
-    rc.node = config.node.clone();
-    rc.any_package_source = config.any_package_source;
-    rc.sandbox = config.sandbox.clone();
-    let sandbox = match &config.sandbox {
+    let tsls = Arc::new(ws::tsserver::manager(&config));
+    let sandbox = match &config.runtime.sandbox {
         None => {
             tracing::warn!("cells run without the sandbox: they can read everything this user can");
             quire_runtime::sandbox::Status::Off
@@ -148,7 +109,38 @@ fn build_state(config: Config) -> anyhow::Result<AppState> {
             }
         },
     };
-    let runtime = quire_runtime::Runtime::new(rc)?;
+    let runtime = match runner {
+        Some(r) => r,
+        None => Arc::new(quire_service::NodeRunner(quire_runtime::Runtime::new(
+            &config.data_dir,
+            config.runtime.clone(),
+        )?)),
+    };
+    let hub = Arc::new(ws::hub::Hub::default());
+    let notebooks = quire_service::NotebookService::new(quire_service::Parts {
+        store: store.clone(),
+        db: db.clone(),
+        runner: runtime.clone(),
+        tsls: tsls.clone(),
+        publish: Arc::new(ws::publish::ToSubscribers(hub.clone())),
+        language_enabled: config.language.enabled,
+    });
+    let mcp_server = mcp::endpoint(notebooks.clone(), hub.clone(), config.max_body_bytes);
+    let reliable =
+        quire_ai::Reliable::new(quire_ai::AiClient::new(config.ai_timeouts)?, config.ai_policy.clone());
+    let gate = quire_mcp::Gate::new(
+        Arc::new(tools::HubAudience(hub.clone())),
+        Arc::new(tools::SettingsRules(db.clone())),
+        config.mcp_approval_timeout,
+    );
+    let mcp = Arc::new(tools::McpTools::load(
+        config.data_dir.mcp_config(),
+        tools::KeySealer(key),
+        gate,
+        db.clone(),
+    ));
+    let ai = quire_assist::Assistant::new(reliable, notebooks.clone())
+        .with_tools(Arc::new(tools::McpToolbox(mcp.clone())));
     metrics::init();
     let (config_rps, auth_per_min) = (config.rate_limit_rps, config.auth_failures_per_minute);
     let user_rps = config.user_rate_limit_rps;
@@ -156,16 +148,20 @@ fn build_state(config: Config) -> anyhow::Result<AppState> {
     Ok(Arc::new(Inner {
         config,
         store,
-        db: Box::new(db),
+        db,
         examples_dir,
         import_roots,
         ready: Default::default(),
-        hub: Default::default(),
+        hub,
         http,
         files,
         users,
         tsls,
         runtime,
+        notebooks,
+        mcp_server,
+        ai,
+        mcp,
         request_limit: (config_rps > 0).then(|| ratelimit::Gcra::new(config_rps as f64, config_rps * 2)),
         auth_failure_limit: ratelimit::Gcra::new(auth_per_min as f64 / 60.0, auth_per_min.max(1)),
         user_limit: (user_rps > 0).then(|| ratelimit::Gcra::new(user_rps as f64, user_rps * 2)),
@@ -173,7 +169,7 @@ fn build_state(config: Config) -> anyhow::Result<AppState> {
         otlp,
         live: Default::default(),
         audit_failures: Default::default(),
-        passwords: files::PasswordWorkers::start(PASSWORD_THREADS),
+        passwords: files::passwords::PasswordWorkers::start(PASSWORD_THREADS),
         sandbox,
     }))
 }
@@ -188,40 +184,20 @@ fn ensure_install_id(state: &AppState) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn app(state: AppState) -> axum::Router {
-    let limit = state.config.max_body_bytes;
-    routes::router(state.clone())
-        .layer(axum::extract::DefaultBodyLimit::max(limit))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::guard))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), audit::record))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), otlp::trace_requests))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), security_headers))
-        .layer(axum::middleware::from_fn(log::log_requests))
-        .with_state(state)
-}
-
-/// The client's IP (from the accepted socket; absent for in-process requests in unit tests).
-pub fn client_ip(req: &axum::extract::Request) -> Option<std::net::IpAddr> {
-    req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip())
-}
-
-/// The general per-IP limit; health checks are exempt (monitors poll them).
-async fn rate_limit(
-    axum::extract::State(state): axum::extract::State<AppState>,
-    req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    if let (Some(limit), Some(ip)) = (&state.request_limit, client_ip(&req))
-        && !matches!(req.uri().path(), "/health" | "/ready")
-        && let Err(retry) = limit.check(ip, std::time::Instant::now())
-    {
-        // Refused before `metrics::track` sees it: the dashboard still counts it (as a 4xx).
-        state.live.record_refused(429);
-        return ratelimit::too_many(retry);
-    }
-    next.run(req).await
+/// `quire mcp` with no server running: the engine on the data dir in this process (the state a
+/// server builds, without a listener), the MCP handler on stdin/stdout until the client closes
+/// them. Its edits reach nobody else: no browser can be connected to this process.
+pub async fn serve_mcp_stdio(config: Config) -> anyhow::Result<()> {
+    let state = build_state(config, None)?;
+    let loader = state.clone();
+    tokio::task::spawn_blocking(move || loader.store.load_all()).await??;
+    state.ready.store(true, Ordering::Release);
+    let served =
+        quire_mcp_server::serve_stdio(mcp::handler(state.notebooks.clone(), state.hub.clone())).await;
+    state.tsls.shutdown().await;
+    // No Node process or tsserver outlives the command.
+    state.runtime.shutdown().await;
+    Ok(served?)
 }
 
 /// Serve until `shutdown` resolves. The listener is already bound (port 0 in tests).
@@ -230,8 +206,18 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    serve_with_runner(config, None, listener, shutdown).await
+}
+
+/// `serve`, with cells run by `runner` instead of Node hosts (tests that do not test runs).
+pub async fn serve_with_runner(
+    config: Config,
+    runner: Option<Arc<dyn Runner>>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let tls_config = config.tls.as_ref().map(tls::server_config).transpose()?;
-    let state = build_state(config)?;
+    let state = build_state(config, runner)?;
     ws::tsserver::spawn_forwarder(&state);
     let loader = state.clone();
     tokio::task::spawn_blocking(move || {
@@ -248,7 +234,8 @@ pub async fn serve(
     });
     files::spawn_sweeper(state.clone());
     audit::spawn_maintenance(state.clone());
-    let app = app(state.clone());
+    state.mcp.watch();
+    let app = app::app(state.clone());
     let closing = state.clone();
     let begun = Arc::new(tokio::sync::Notify::new());
     let notify = begun.clone();
@@ -259,6 +246,8 @@ pub async fn serve(
         notify.notify_one();
         // Upgraded WebSocket connections are not part of HTTP's graceful shutdown: tell them.
         closing.hub.close_all();
+        // Nor are MCP's event streams.
+        quire_mcp_server::close(&closing.mcp_server);
     };
     let grace = state.config.shutdown_grace;
     let grace_over = async move {
@@ -279,7 +268,7 @@ pub async fn serve(
         _ = grace_over => {}
     }
     state.ready.store(false, Ordering::Release);
-    state.audit_failures.flush(&state, true);
+    state.audit_failures.flush(&*state.db, true);
     state.tsls.shutdown().await;
     // Whatever happened to the listener, no Node process outlives the server.
     state.runtime.shutdown().await;
@@ -290,8 +279,8 @@ pub async fn serve(
 }
 
 /// `quire fsck`: verify (and with `repair`, fix) the file store under `data_dir`, as JSON.
-pub fn fsck(data_dir: &std::path::Path, repair: bool) -> anyhow::Result<serde_json::Value> {
-    let store = quire_filestore::FileStore::open(&data_dir.join("files"), Default::default())?;
+pub fn fsck(data_dir: &quire_stdx::DataDir, repair: bool) -> anyhow::Result<serde_json::Value> {
+    let store = quire_filestore::FileStore::open(data_dir.files(), Default::default())?;
     let r = store.fsck(repair)?;
     Ok(serde_json::json!({
         "clean": r.is_clean(),
@@ -324,8 +313,10 @@ mod tests {
     #[tokio::test]
     async fn not_ready_until_notebooks_are_loaded() {
         let tmp = tempfile::tempdir().unwrap();
-        let state = build_state(Config::new(tmp.path().into(), "t".into())).unwrap();
-        let app = app(state.clone());
+        let state =
+            build_state(Config::new(tmp.path().into(), "t".into()), Some(Arc::new(FakeRunner::default())))
+                .unwrap();
+        let app = app::app(state.clone());
         assert_eq!(app.clone().oneshot(get("/ready")).await.unwrap().status(), 503);
         let r = app.clone().oneshot(get("/api/sessions")).await.unwrap();
         assert_eq!(r.status(), 503);

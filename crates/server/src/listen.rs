@@ -55,7 +55,7 @@ struct Slot {
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        let mut c = lock(&self.counts);
+        let mut c = quire_stdx::lock(&self.counts);
         c.total -= 1;
         if let Some(n) = c.per_ip.get_mut(&self.ip) {
             *n -= 1;
@@ -66,10 +66,6 @@ impl Drop for Slot {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 /// Why a connection was refused.
 #[derive(Debug, PartialEq, Eq)]
 enum Refusal {
@@ -78,7 +74,7 @@ enum Refusal {
 }
 
 fn admit(counts: &Arc<Mutex<Counts>>, ip: IpAddr, limits: &ConnLimits) -> Result<Slot, Refusal> {
-    let mut c = lock(counts);
+    let mut c = quire_stdx::lock(counts);
     if c.total >= limits.max_connections {
         return Err(Refusal::Total);
     }
@@ -205,7 +201,7 @@ async fn refuse(mut sock: TcpStream, why: Refusal) {
         Refusal::PerIp => "Too many open connections from this address; close some and retry",
     };
     let body =
-        serde_json::json!({"error": message, "code": "too_many_connections", "message": message}).to_string();
+        serde_json::json!({"error": message, "code": crate::error::Code::TooManyConnections.as_str(), "message": message}).to_string();
     let head = format!(
         "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\n\
          connection: close\r\ncontent-length: {}\r\n\r\n",

@@ -1,10 +1,11 @@
 //! `GET /metrics` in Prometheus text format (admin token or `--metrics-token`), fed by the `metrics`
 //! crate's macros across the server: HTTP, WebSocket, cell runs, and process figures read at scrape time.
 
-use crate::error::ApiError;
+use crate::auth::Credentials;
+use crate::error::{ApiError, Code};
 use crate::state::AppState;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
@@ -34,28 +35,12 @@ pub fn init() {
     handle();
 }
 
-/// A bounded label for an HTTP method: anyone can send `FOO / HTTP/1.1`, and each invented method
-/// would otherwise become a new series (memory without limit).
-pub fn method_label(method: &axum::http::Method) -> &'static str {
-    use axum::http::Method as M;
-    match *method {
-        M::GET => "GET",
-        M::HEAD => "HEAD",
-        M::POST => "POST",
-        M::PUT => "PUT",
-        M::PATCH => "PATCH",
-        M::DELETE => "DELETE",
-        M::OPTIONS => "OPTIONS",
-        _ => "other",
-    }
-}
-
 /// Count and time every HTTP request by route template (never the raw path: ids would explode the
 /// label space) and status.
 pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string());
     let route = route.unwrap_or_else(|| "unmatched".to_string());
-    let method = method_label(req.method());
+    let method = crate::log::method_label(req.method());
     let start = Instant::now();
     let resp = next.run(req).await;
     let elapsed = start.elapsed();
@@ -67,15 +52,10 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
     resp
 }
 
-fn authorized(state: &AppState, headers: &HeaderMap) -> bool {
-    let Some(given) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().strip_prefix("Bearer "))
-    else {
-        return false;
-    };
-    let eq = |want: &str| crate::auth::ct_eq(given.trim().as_bytes(), want.as_bytes());
+/// The admin token or the metrics token, as a `Bearer` value (not the link or cookie forms).
+fn authorized(state: &AppState, creds: &Credentials) -> bool {
+    let Some(given) = creds.bearer.as_deref() else { return false };
+    let eq = |want: &str| crate::auth::ct_eq(given.as_bytes(), want.as_bytes());
     eq(&state.config.token) || state.config.metrics_token.as_deref().is_some_and(eq)
 }
 
@@ -92,14 +72,9 @@ pub fn process_figures() -> (Option<u64>, Option<u64>) {
     (rss, fds)
 }
 
-pub async fn render(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if !authorized(&state, &headers) {
-        return ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "The admin or metrics token is required",
-        )
-        .into_response();
+pub async fn render(State(state): State<AppState>, creds: Credentials) -> Response {
+    if !authorized(&state, &creds) {
+        return ApiError::new(Code::Unauthorized, "The admin or metrics token is required").into_response();
     }
     let (rss, fds) = process_figures();
     if let Some(rss) = rss {

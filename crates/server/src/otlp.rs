@@ -3,10 +3,10 @@
 //! `traceparent` when there is one. Spans go through a bounded queue to a batching task, so a slow or
 //! absent collector never slows a request (overflow is dropped and counted).
 
-use crate::state::AppState;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::Response;
+use quire_stdx::hex::encode as hex;
 use serde_json::{Value, json};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -86,10 +86,10 @@ impl Exporter {
 
     /// Send what is queued (bounded wait), then stop.
     pub async fn shutdown(&self) {
-        if let Some(close) = self.close.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        if let Some(close) = quire_stdx::lock(&self.close).take() {
             let _ = close.send(());
         }
-        let task = self.task.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let task = quire_stdx::lock(&self.task).take();
         if let Some(task) = task {
             let _ = tokio::time::timeout(Duration::from_secs(3), task).await;
         }
@@ -108,10 +108,6 @@ async fn send(http: &reqwest::Client, url: &str, spans: Vec<Span>) {
         Ok(r) => tracing::warn!(status = r.status().as_u16(), spans = n, "OTLP collector refused spans"),
         Err(e) => tracing::warn!(error = %e, spans = n, "OTLP export failed"),
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn attribute(key: &str, v: &Value) -> Value {
@@ -178,18 +174,17 @@ fn now_ns() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
 }
 
+/// Trace and span ids; without randomness they are zero, which `parse_traceparent` and collectors
+/// treat as absent (no request fails for a missing trace).
 fn random<const N: usize>() -> [u8; N] {
-    let mut b = [0u8; N];
-    let _ = getrandom::fill(&mut b);
-    b
+    quire_stdx::random::try_bytes().unwrap_or([0; N])
 }
 
-/// Middleware: one span per request when an exporter is configured.
-pub async fn trace_requests(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let Some(exporter) = state.otlp.as_ref() else { return next.run(req).await };
+/// One span for this request (the middleware in `app` calls it when an exporter is configured).
+pub async fn trace_request(exporter: &Exporter, req: Request, next: Next) -> Response {
     let parent = req.headers().get("traceparent").and_then(|v| v.to_str().ok()).and_then(parse_traceparent);
     let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string());
-    let method = crate::metrics::method_label(req.method());
+    let method = crate::log::method_label(req.method());
     let start_ns = now_ns();
     let resp = next.run(req).await;
     let status = resp.status().as_u16();

@@ -1,7 +1,7 @@
 //! Rate limits with GCRA (a token bucket kept as one timestamp per key): per client IP, a general limit
 //! on every request and a strict one on failed token attempts (brute force); per file-store user, a
 //! limit on their requests (so one account cannot hog the store from many addresses). Over the limit:
-//! 429 with `Retry-After`.
+//! 429 with `Retry-After` (`ApiError::rate_limited`).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -29,7 +29,7 @@ impl<K: std::hash::Hash + Eq> Gcra<K> {
     /// Count one request from `ip` (or any key); `Err(retry_after)` when over the limit (nothing is
     /// counted then).
     pub fn check(&self, ip: K, now: Instant) -> Result<(), Duration> {
-        let mut map = self.tat.lock().unwrap_or_else(|p| p.into_inner());
+        let mut map = quire_stdx::lock(&self.tat);
         if map.len() >= SWEEP_AT {
             map.retain(|_, t| *t > now);
         }
@@ -46,7 +46,7 @@ impl<K: std::hash::Hash + Eq> Gcra<K> {
 impl<K: std::hash::Hash + Eq> Gcra<K> {
     /// Give back one request counted by `check` (it turned out not to count: a correct password).
     pub fn refund(&self, key: &K) {
-        let mut map = self.tat.lock().unwrap_or_else(|p| p.into_inner());
+        let mut map = quire_stdx::lock(&self.tat);
         if let Some(t) = map.get_mut(key) {
             *t = t.checked_sub(self.interval).unwrap_or(*t);
         }
@@ -56,24 +56,6 @@ impl<K: std::hash::Hash + Eq> Gcra<K> {
 /// Whole seconds to wait (at least 1), for `Retry-After`.
 pub fn retry_secs(retry: Duration) -> u64 {
     (retry.as_secs() + u64::from(retry.subsec_nanos() > 0)).max(1)
-}
-
-pub fn set_retry_after(resp: &mut axum::response::Response, secs: u64) {
-    resp.headers_mut().insert(axum::http::header::RETRY_AFTER, secs.into());
-}
-
-/// `429 Too Many Requests` with `Retry-After` in whole seconds (at least 1).
-pub fn too_many(retry: Duration) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    let secs = retry_secs(retry);
-    let mut resp = crate::error::ApiError::new(
-        axum::http::StatusCode::TOO_MANY_REQUESTS,
-        "rate_limited",
-        format!("Too many requests; retry in {secs} s"),
-    )
-    .into_response();
-    set_retry_after(&mut resp, secs);
-    resp
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 
 use crate::ws::hub::Hub;
 use quire_notebook::{Database, NotebookStore};
+use quire_stdx::DataDir;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,7 +11,7 @@ use std::time::Duration;
 /// Everything `serve` needs, built once by the binary (or by tests in code).
 #[derive(Clone)]
 pub struct Config {
-    pub data_dir: PathBuf,
+    pub data_dir: DataDir,
     pub token: String,
     /// Extra host names accepted in the `Host` header besides loopback names.
     pub allowed_hosts: Vec<String>,
@@ -38,16 +39,11 @@ pub struct Config {
     pub files: quire_filestore::StoreConfig,
     /// `/auth/register` open to anyone (`--signup open`); otherwise only the server token may add users.
     pub signup_open: bool,
-    /// How long a notebook's tsserver outlives its last subscriber.
-    pub tsserver_idle: Duration,
-    /// Run tsserver for notebooks (off: `tsserver:*` requests are refused).
-    pub language_service: bool,
-    /// Cell runs: wall-clock limit (None = none), heap limit per run, output cap per run.
-    pub cell_timeout: Option<Duration>,
-    pub cell_memory_mb: u64,
-    pub cell_output_bytes: usize,
-    /// The Node binary cells run on.
-    pub node: PathBuf,
+    /// The language service's section (tsserver on or off, idle time).
+    pub language: quire_tsls::LanguageConfig,
+    /// The runtime's section: Node binary (tsserver runs on it too), run limits, package sources and
+    /// the sandbox launcher.
+    pub runtime: quire_runtime::RuntimeConfig,
     /// A token that may read `/metrics` only (the admin token always may).
     pub metrics_token: Option<String>,
     /// The instance key (64 hex digits) when given by the environment; else `DATA_DIR/secret.key`.
@@ -65,12 +61,14 @@ pub struct Config {
     /// Audit log retention: entries older than this, and the oldest beyond `audit_max_rows`, go.
     pub audit_retention: Duration,
     pub audit_max_rows: u64,
-    /// `deps:install` may use any package source (`file:`, git, URLs), not only the npm registry.
-    pub any_package_source: bool,
-    /// Run Node hosts under the sandbox supervisor (the `quire` binary re-executed).
-    pub sandbox: Option<quire_runtime::sandbox::Launcher>,
     /// Serve the UI from this directory instead of the embedded build (UI development).
     pub web_dir: Option<PathBuf>,
+    /// How long AI provider calls may take (connect, first byte, gaps in the stream).
+    pub ai_timeouts: quire_ai::Timeouts,
+    /// Retries, breaker and concurrency limit around them.
+    pub ai_policy: quire_ai::Policy,
+    /// How long an MCP tool call waits for a browser tab's approval.
+    pub mcp_approval_timeout: Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -95,7 +93,7 @@ impl Config {
     /// Defaults for everything but the data dir and token.
     pub fn new(data_dir: PathBuf, token: String) -> Self {
         Config {
-            data_dir,
+            data_dir: DataDir::new(data_dir),
             token,
             allowed_hosts: Vec::new(),
             allowed_origins: Vec::new(),
@@ -112,20 +110,17 @@ impl Config {
             url_import_timeout: Duration::from_secs(30),
             files: Default::default(),
             signup_open: false,
-            tsserver_idle: Duration::from_secs(60),
-            language_service: true,
-            cell_timeout: None,
-            cell_memory_mb: 2048,
-            cell_output_bytes: 8 * 1024 * 1024,
-            node: PathBuf::from("node"),
+            language: Default::default(),
+            runtime: Default::default(),
             secret_key: None,
             metrics_token: None,
             shutdown_grace: Duration::from_secs(10),
             tls: None,
             otlp_endpoint: None,
             web_dir: None,
-            sandbox: None,
-            any_package_source: false,
+            ai_timeouts: Default::default(),
+            ai_policy: Default::default(),
+            mcp_approval_timeout: quire_mcp::DEFAULT_APPROVAL_TIMEOUT,
             audit_retention: Duration::from_secs(90 * 24 * 3600),
             audit_max_rows: 100_000,
             header_timeout: Duration::from_secs(10),
@@ -137,30 +132,38 @@ impl Config {
 
 pub struct Inner {
     pub config: Config,
-    pub store: NotebookStore,
-    pub db: Box<dyn Database>,
+    pub store: Arc<NotebookStore>,
+    pub db: Arc<dyn Database>,
     /// Canonical directory holding the bundled example `.src.md` files.
     pub examples_dir: PathBuf,
     pub import_roots: Vec<PathBuf>,
     pub ready: AtomicBool,
-    pub hub: Hub,
+    pub hub: Arc<Hub>,
     pub http: reqwest::Client,
     pub files: Arc<quire_filestore::FileStore>,
     pub users: quire_filestore::users::UserStore,
-    pub tsls: quire_tsls::Manager,
-    pub runtime: Arc<quire_runtime::Runtime>,
+    pub tsls: Arc<quire_tsls::Manager>,
+    pub runtime: Arc<dyn quire_service::Runner>,
+    /// Everything the transports may ask of a notebook (edits, runs, the language service's view).
+    pub notebooks: quire_service::NotebookService,
+    /// `/mcp`: the MCP server over the same notebook service.
+    pub mcp_server: quire_mcp_server::HttpService,
+    /// AI with the user's provider: edits, generated cells and notebooks, the fix loop.
+    pub ai: quire_assist::Assistant,
+    /// The user's MCP servers, the approval gate every tool call goes through.
+    pub mcp: Arc<crate::tools::McpTools>,
     pub request_limit: Option<crate::ratelimit::Gcra>,
     pub auth_failure_limit: crate::ratelimit::Gcra,
     pub user_limit: Option<crate::ratelimit::Gcra<String>>,
     pub workers: crate::workers::Workers,
     pub otlp: Option<crate::otlp::Exporter>,
     /// Rolling request figures for the admin dashboard.
-    pub live: crate::dashboard::Live,
-    pub audit_failures: crate::audit::Failures,
+    pub live: crate::dashboard::live::Live,
+    pub audit_failures: crate::audit::failures::Failures,
     /// What confines cells on this machine (reported by `/health`).
     pub sandbox: quire_runtime::sandbox::Status,
     /// Where passwords are hashed and checked (a few threads: bounded memory).
-    pub passwords: crate::files::PasswordWorkers,
+    pub passwords: crate::files::passwords::PasswordWorkers,
 }
 
 pub type AppState = Arc<Inner>;

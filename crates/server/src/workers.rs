@@ -79,7 +79,7 @@ impl Workers {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<&'static str, Beat>> {
-        self.map.lock().unwrap_or_else(|p| p.into_inner())
+        quire_stdx::lock(&self.map)
     }
 }
 

@@ -106,9 +106,9 @@ impl Installer {
         }
         tokio::fs::create_dir_all(&self.cache_dir).await.map_err(|e| unavailable("create cache dir", e))?;
         remove_abandoned(&self.cache_dir).await;
-        let mut suffix = [0u8; 8];
-        getrandom::fill(&mut suffix).map_err(|e| Error::Unavailable(format!("random: {e}")))?;
-        let hex: String = suffix.iter().map(|b| format!("{b:02x}")).collect();
+        let suffix =
+            quire_stdx::random::try_bytes::<8>().map_err(|e| Error::Unavailable(format!("random: {e}")))?;
+        let hex = quire_stdx::hex::encode(&suffix);
         let tmp = self.cache_dir.join(format!(".typescript-{TS_VERSION}.tmp-{hex}"));
         let result = self.install_into(&tmp).await;
         if result.is_err() {
@@ -127,8 +127,7 @@ impl Installer {
             }
         }
         let dir = self.cache_dir.clone();
-        let _ =
-            tokio::task::spawn_blocking(move || std::fs::File::open(dir).and_then(|d| d.sync_all())).await;
+        let _ = tokio::task::spawn_blocking(move || quire_stdx::fs::sync_dir(&dir)).await;
         tracing::info!(version = TS_VERSION, dir = %self.dir().display(), "installed TypeScript for the language service");
         Ok(target)
     }

@@ -27,6 +27,21 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
+/// The language service's section of the configuration (built by the binary from its flags).
+#[derive(Clone, Debug)]
+pub struct LanguageConfig {
+    /// Run tsserver for notebooks (off: `tsserver:*` requests are refused).
+    pub enabled: bool,
+    /// How long a notebook's tsserver outlives its last subscriber.
+    pub idle: Duration,
+}
+
+impl Default for LanguageConfig {
+    fn default() -> Self {
+        LanguageConfig { enabled: true, idle: Duration::from_secs(60) }
+    }
+}
+
 /// A connection id as the server numbers them.
 pub type ConnId = u64;
 
@@ -165,7 +180,7 @@ impl Manager {
 
     /// The event stream (once).
     pub fn take_outputs(&self) -> Option<mpsc::UnboundedReceiver<Output>> {
-        self.outputs.lock().unwrap_or_else(|p| p.into_inner()).take()
+        quire_stdx::lock(&self.outputs).take()
     }
 
     pub fn installer(&self) -> &Arc<Installer> {
@@ -173,17 +188,17 @@ impl Manager {
     }
 
     pub fn get(&self, notebook_id: &str) -> Option<Arc<Service>> {
-        self.services.lock().unwrap_or_else(|p| p.into_inner()).get(notebook_id).cloned()
+        quire_stdx::lock(&self.services).get(notebook_id).cloned()
     }
 
     /// tsserver processes running now (services created but not started, or stopped, do not count).
     pub fn running(&self) -> usize {
-        self.services.lock().unwrap_or_else(|p| p.into_inner()).values().filter(|s| s.pid().is_some()).count()
+        quire_stdx::lock(&self.services).values().filter(|s| s.pid().is_some()).count()
     }
 
     /// The notebook's service, created (not started) if needed.
     pub fn service(&self, notebook_id: &str, dir: PathBuf) -> Arc<Service> {
-        let mut map = self.services.lock().unwrap_or_else(|p| p.into_inner());
+        let mut map = quire_stdx::lock(&self.services);
         map.entry(notebook_id.to_string())
             .or_insert_with(|| {
                 Service::new(
@@ -215,7 +230,7 @@ impl Manager {
 
     /// The notebook was deleted: stop its tsserver (reaped before this returns) and forget it.
     pub async fn remove(&self, notebook_id: &str) {
-        let svc = self.services.lock().unwrap_or_else(|p| p.into_inner()).remove(notebook_id);
+        let svc = quire_stdx::lock(&self.services).remove(notebook_id);
         if let Some(svc) = svc {
             svc.stop().await;
         }
@@ -224,8 +239,7 @@ impl Manager {
     /// Server shutdown: no new processes, every running one stopped and reaped.
     pub async fn shutdown(&self) {
         self.closed.store(true, Ordering::Release);
-        let all: Vec<Arc<Service>> =
-            self.services.lock().unwrap_or_else(|p| p.into_inner()).drain().map(|(_, s)| s).collect();
+        let all: Vec<Arc<Service>> = quire_stdx::lock(&self.services).drain().map(|(_, s)| s).collect();
         // Concurrently, so many notebooks do not take their grace periods in turn.
         let mut set = tokio::task::JoinSet::new();
         for svc in all {

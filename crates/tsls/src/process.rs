@@ -142,7 +142,7 @@ impl TsProcess {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
         if let Some(w) = waiter {
             // Registered before the write, so a fast response always finds its waiter.
-            self.pending.lock().unwrap_or_else(|p| p.into_inner()).insert(seq, w);
+            quire_stdx::lock(&self.pending).insert(seq, w);
         }
         let req = json!({"seq": seq, "type": "request", "command": command, "arguments": arguments});
         let mut bytes = req.to_string().into_bytes();
@@ -231,7 +231,7 @@ fn drain(dec: &mut Decoder, waiters: &Pending, msgs: &mpsc::UnboundedSender<Msg>
         match v["type"].as_str() {
             Some("response") => {
                 let seq = v["request_seq"].as_u64().unwrap_or(0);
-                if let Some(w) = waiters.lock().unwrap_or_else(|p| p.into_inner()).remove(&seq) {
+                if let Some(w) = quire_stdx::lock(waiters).remove(&seq) {
                     let _ = w.send(v);
                 }
                 let _ = msgs.send(Msg::Ack(seq));

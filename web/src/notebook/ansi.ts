@@ -20,7 +20,7 @@ export function ansiSegments(input: string): Segment[] {
     last = m.index! + m[0].length;
     if (m[2] !== "m") continue;
     for (const code of (m[1] || "0").split(";").map(Number)) {
-      if (code === 0) (fg = ""), (bold = false);
+      if (code === 0) ((fg = ""), (bold = false));
       else if (code === 1) bold = true;
       else if (code === 22) bold = false;
       else if (code === 39) fg = "";

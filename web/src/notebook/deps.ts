@@ -1,7 +1,7 @@
 // Which packages a notebook lacks: imported but not declared (`missing`), declared but not installed
 // (`notInstalled`), and the last install's outcome. The server is asked (`deps:validate`) on opening, as
 // soon as a cell's imports or package.json change, and after an install — not only after a failed run.
-import type { Cell } from "../api";
+import { ClientEvent, type Cell } from "../wire";
 
 /** Bare package names a cell imports (a cheap scan: the server decides with a real parser). */
 export function importsOf(source: string): string {
@@ -38,7 +38,7 @@ export const isTooling = (name: string) => TOOLING.test(name);
 const VALIDATE_DELAY = 400;
 
 export type DepsIo = {
-  send: (event: string, payload: Record<string, unknown>) => void;
+  send: (event: typeof ClientEvent.depsValidate, payload: Record<string, never>) => void;
   /** Resolves once the server handled every frame sent before it. */
   barrier: () => Promise<void>;
   cells: () => Cell[];
@@ -79,14 +79,17 @@ export class Deps {
    */
   validate() {
     const answer = (this.answer = { missing: false, outOfSync: false });
-    this.io.send("deps:validate", {});
-    this.io.barrier().then(() => {
-      if (this.answer !== answer) return;
-      this.answer = null;
-      if (!answer.missing) this.missing = [];
-      if (!answer.outOfSync) this.notInstalled = [];
-      this.io.changed();
-    }, () => {});
+    this.io.send(ClientEvent.depsValidate, {});
+    this.io.barrier().then(
+      () => {
+        if (this.answer !== answer) return;
+        this.answer = null;
+        if (!answer.missing) this.missing = [];
+        if (!answer.outOfSync) this.notInstalled = [];
+        this.io.changed();
+      },
+      () => {},
+    );
   }
 
   /** `deps:validate:response`, to this page or broadcast after a run. */
@@ -101,7 +104,9 @@ export class Deps {
     const pkg = this.io.cells().find((c) => c.type === "package.json");
     this.notInstalled = Array.isArray(p?.notInstalled)
       ? p.notInstalled.filter((n) => !isTooling(n))
-      : pkg?.type === "package.json" ? userDependencies(pkg.source) : [];
+      : pkg?.type === "package.json"
+        ? userDependencies(pkg.source)
+        : [];
   }
 
   installing() {

@@ -2,18 +2,40 @@
 // diagnostics (squiggles + gutter), hover, completions with details, go-to-definition, signature help.
 import { EditorState, Prec, type Extension } from "@codemirror/state";
 import {
-  EditorView, keymap, lineNumbers, highlightActiveLine, drawSelection, hoverTooltip, showTooltip,
-  type Tooltip, ViewPlugin, type ViewUpdate, tooltips,
+  EditorView,
+  keymap,
+  lineNumbers,
+  highlightActiveLine,
+  drawSelection,
+  hoverTooltip,
+  showTooltip,
+  type Tooltip,
+  ViewPlugin,
+  type ViewUpdate,
+  tooltips,
 } from "@codemirror/view";
 import { defaultKeymap, history, historyKeymap, indentWithTab } from "@codemirror/commands";
 import { bracketMatching, indentOnInput, syntaxHighlighting } from "@codemirror/language";
 import { classHighlighter } from "@lezer/highlight";
 import { javascript } from "@codemirror/lang-javascript";
 import { json } from "@codemirror/lang-json";
-import { autocompletion, closeBrackets, closeBracketsKeymap, completionKeymap, type CompletionContext } from "@codemirror/autocomplete";
+import {
+  autocompletion,
+  closeBrackets,
+  closeBracketsKeymap,
+  completionKeymap,
+  type CompletionContext,
+} from "@codemirror/autocomplete";
 import { lintGutter, setDiagnostics, type Diagnostic as CmDiagnostic } from "@codemirror/lint";
 import { StateEffect, StateField } from "@codemirror/state";
-import type { Diagnostic, NotebookStore } from "./store";
+import {
+  ClientEvent,
+  type Diagnostic,
+  type DisplayText,
+  type LsRequestEvent,
+  type LsResponses,
+} from "../wire";
+import type { NotebookStore } from "./store";
 
 export type LspHooks = {
   store: NotebookStore;
@@ -21,7 +43,6 @@ export type LspHooks = {
   goTo: (target: { cellId?: string; file?: string; line: number; offset: number }) => void;
 };
 
-type DisplayText = string | { text: string }[] | undefined;
 const plain = (t: DisplayText) => (Array.isArray(t) ? t.map((p) => p.text).join("") : (t ?? ""));
 
 /** 1-based line and 0-based column of a document position (the protocol's request offsets). */
@@ -45,22 +66,27 @@ export function toCmDiagnostics(state: EditorState, list: Diagnostic[]): CmDiagn
 }
 
 function lspExtensions(h: LspHooks): Extension[] {
-  const enabled = () => !h.store.unsupported.has("tsserver:start");
+  const enabled = () => !h.store.unsupported.has(ClientEvent.tsserverStart);
   // The server answers for the text it has: send this editor's text first (frames stay in order), or
   // `rows.` would be completed against the text before the dot.
-  const ask = <T>(event: string, state: EditorState, pos: number) => {
+  const ask = <E extends LsRequestEvent>(
+    event: E,
+    state: EditorState,
+    pos: number,
+  ): Promise<LsResponses[E]> => {
     h.store.flushText(h.cellId(), { source: state.doc.toString() });
-    return h.store.ask<T>(event, { cellId: h.cellId(), request: { location: location(state, pos) } });
+    return h.store.ask(event, { cellId: h.cellId(), request: { location: location(state, pos) } });
   };
   /** A reply computed for an older text than the editor's is dropped. */
-  const current = <T>(view: EditorView, state: EditorState) => (r: T) => (view.state.doc === state.doc ? r : null);
+  const current =
+    <T>(view: EditorView, state: EditorState) =>
+    (r: T) =>
+      view.state.doc === state.doc ? r : null;
 
   const hover = hoverTooltip(async (view, pos) => {
     if (!enabled()) return null;
     const state = view.state;
-    const info = await ask<{ displayString: string; documentation?: DisplayText } | null>(
-      "tsserver:cell:quickinfo:request", state, pos,
-    ).then(current(view, state), () => null);
+    const info = await ask(ClientEvent.quickinfo, state, pos).then(current(view, state), () => null);
     if (!info?.displayString) return null;
     return {
       pos,
@@ -82,23 +108,49 @@ function lspExtensions(h: LspHooks): Extension[] {
     };
   });
 
-  type Details = { signature?: DisplayText; documentation?: DisplayText; source?: string };
-  type Entry = { name: string; kind: string; kindModifiers?: string; details?: Details; detail?: DisplayText; source?: string; sourceDisplay?: DisplayText };
   const complete = async (ctx: CompletionContext) => {
     if (!enabled()) return null;
     const word = ctx.matchBefore(/[\w$]*/);
-    if (!ctx.explicit && (!word || word.from === word.to) && !/[.]$/.test(ctx.state.sliceDoc(ctx.pos - 1, ctx.pos))) return null;
-    const r = await ask<{ entries: Entry[] } | null>("tsserver:cell:completions:request", ctx.state, ctx.pos).catch(() => null);
+    if (
+      !ctx.explicit &&
+      (!word || word.from === word.to) &&
+      !/[.]$/.test(ctx.state.sliceDoc(ctx.pos - 1, ctx.pos))
+    )
+      return null;
+    const r = await ask(ClientEvent.completions, ctx.state, ctx.pos).catch(() => null);
     if (ctx.aborted || !r?.entries?.length) return null;
     return {
       from: word ? word.from : ctx.pos,
       validFor: /^[\w$]*$/,
       options: r.entries.slice(0, 500).map((e) => ({
         label: e.name,
-        type: ({ method: "method", function: "function", property: "property", var: "variable", let: "variable", const: "constant", class: "class", interface: "interface", type: "type", keyword: "keyword", module: "namespace" } as Record<string, string>)[e.kind] ?? "text",
+        type:
+          (
+            {
+              method: "method",
+              function: "function",
+              property: "property",
+              var: "variable",
+              let: "variable",
+              const: "constant",
+              class: "class",
+              interface: "interface",
+              type: "type",
+              keyword: "keyword",
+              module: "namespace",
+            } as Record<string, string>
+          )[e.kind] ?? "text",
         // Quire's language service sends `details` for the entries matching the typed word.
         detail: plain(e.details?.signature) || plain(e.detail) || e.kind,
-        info: [plain(e.details?.documentation), e.details?.source || e.source ? `Auto-import from ${e.details?.source ?? plain(e.sourceDisplay) ?? e.source}` : ""].filter(Boolean).join("\n\n") || undefined,
+        info:
+          [
+            plain(e.details?.documentation),
+            e.details?.source || e.source
+              ? `Auto-import from ${e.details?.source ?? plain(e.sourceDisplay) ?? e.source}`
+              : "",
+          ]
+            .filter(Boolean)
+            .join("\n\n") || undefined,
       })),
     };
   };
@@ -113,7 +165,6 @@ function lspExtensions(h: LspHooks): Extension[] {
     },
     provide: (f) => showTooltip.from(f),
   });
-  type SigItems = { items: { prefixDisplayParts: { text: string }[]; suffixDisplayParts: { text: string }[]; separatorDisplayParts: { text: string }[]; parameters: { displayParts: { text: string }[] }[] }[]; selectedItemIndex: number; argumentIndex: number };
   const sigPlugin = ViewPlugin.fromClass(
     class {
       /** Inside a call since its `(` or `,`: every edit asks again, so a reply dropped because more was
@@ -130,7 +181,7 @@ function lspExtensions(h: LspHooks): Extension[] {
         }
         if (ch === "(" || ch === ",") this.inCall = true;
         if (!this.inCall) return;
-        ask<SigItems | null>("tsserver:cell:signature_help:request", u.state, pos)
+        ask(ClientEvent.signatureHelp, u.state, pos)
           .then(current(view, u.state))
           .then((r) => {
             const item = r?.items?.[r.selectedItemIndex ?? 0];
@@ -139,7 +190,10 @@ function lspExtensions(h: LspHooks): Extension[] {
               const t = plain(p.displayParts);
               return i === r!.argumentIndex ? `‹${t}›` : t;
             });
-            const text = plain(item.prefixDisplayParts) + params.join(plain(item.separatorDisplayParts)) + plain(item.suffixDisplayParts);
+            const text =
+              plain(item.prefixDisplayParts) +
+              params.join(plain(item.separatorDisplayParts)) +
+              plain(item.suffixDisplayParts);
             view.dispatch({
               effects: setSig.of({
                 pos,
@@ -160,9 +214,10 @@ function lspExtensions(h: LspHooks): Extension[] {
 
   const definition = (view: EditorView, pos: number) => {
     if (!enabled()) return false;
-    type Def = { file?: string; cellId?: string; start: { line: number; offset: number } } | null;
-    ask<Def>("tsserver:cell:definition_location:request", view.state, pos)
-      .then((d) => d && h.goTo({ cellId: d.cellId, file: d.file, line: d.start.line, offset: d.start.offset }))
+    ask(ClientEvent.definition, view.state, pos)
+      .then(
+        (d) => d && h.goTo({ cellId: d.cellId, file: d.file, line: d.start.line, offset: d.start.offset }),
+      )
       .catch(() => {});
     return true;
   };
@@ -170,7 +225,12 @@ function lspExtensions(h: LspHooks): Extension[] {
   return [
     // First and highest: autocompletion's keymap (also highest) would otherwise take Escape first.
     Prec.highest(
-      keymap.of([{ key: "Escape", run: (v) => (v.state.field(sigField) ? (v.dispatch({ effects: setSig.of(null) }), true) : false) }]),
+      keymap.of([
+        {
+          key: "Escape",
+          run: (v) => (v.state.field(sigField) ? (v.dispatch({ effects: setSig.of(null) }), true) : false),
+        },
+      ]),
     ),
     hover,
     autocompletion({ override: [complete], activateOnTyping: true }),
@@ -197,6 +257,8 @@ export type EditorOptions = {
   onEscape?: () => void;
   onRunAndAdd?: () => void;
   onFormat?: () => void;
+  /** Ctrl/Cmd+K: ask AI to change the cell. */
+  onAi?: () => void;
   lsp?: LspHooks;
 };
 
@@ -210,6 +272,7 @@ export function createEditor(parent: HTMLElement, o: EditorOptions): EditorView 
     : [];
   const formatKeys = o.onFormat ? [{ key: "Mod-Shift-f", run: () => (o.onFormat!(), true) }] : [];
   const escapeKeys = o.onEscape ? [{ key: "Escape", run: () => (o.onEscape!(), true) }] : [];
+  const aiKeys = o.onAi ? [{ key: "Mod-k", run: () => (o.onAi!(), true) }] : [];
   const state = EditorState.create({
     doc: o.doc,
     extensions: [
@@ -224,11 +287,30 @@ export function createEditor(parent: HTMLElement, o: EditorOptions): EditorView 
       bracketMatching(),
       closeBrackets(),
       syntaxHighlighting(classHighlighter),
-      o.lang === "md" ? EditorView.lineWrapping : o.lang === "json" ? json() : javascript({ typescript: o.lang === "ts" }),
+      o.lang === "md"
+        ? EditorView.lineWrapping
+        : o.lang === "json"
+          ? json()
+          : javascript({ typescript: o.lang === "ts" }),
       o.lsp ? lspExtensions(o.lsp) : [],
-      keymap.of([...runKeys, ...formatKeys, ...escapeKeys, ...closeBracketsKeymap, ...completionKeymap, ...defaultKeymap, ...historyKeymap, indentWithTab]),
+      keymap.of([
+        ...runKeys,
+        ...formatKeys,
+        ...escapeKeys,
+        ...aiKeys,
+        ...closeBracketsKeymap,
+        ...completionKeymap,
+        ...defaultKeymap,
+        ...historyKeymap,
+        indentWithTab,
+      ]),
       EditorView.contentAttributes.of({ "aria-label": o.label }),
-      EditorView.updateListener.of((u) => u.docChanged && u.transactions.some((t) => !t.annotation(remote)) && o.onChange(u.state.doc.toString())),
+      EditorView.updateListener.of(
+        (u) =>
+          u.docChanged &&
+          u.transactions.some((t) => !t.annotation(remote)) &&
+          o.onChange(u.state.doc.toString()),
+      ),
     ],
   });
   return new EditorView({ state, parent });
@@ -247,8 +329,11 @@ export function setRemoteText(view: EditorView, text: string) {
   while (start < cur.length && start < text.length && cur[start] === text[start]) start++;
   let endA = cur.length;
   let endB = text.length;
-  while (endA > start && endB > start && cur[endA - 1] === text[endB - 1]) endA--, endB--;
-  view.dispatch({ changes: { from: start, to: endA, insert: text.slice(start, endB) }, annotations: remote.of(true) });
+  while (endA > start && endB > start && cur[endA - 1] === text[endB - 1]) (endA--, endB--);
+  view.dispatch({
+    changes: { from: start, to: endA, insert: text.slice(start, endB) },
+    annotations: remote.of(true),
+  });
 }
 
 export function showDiagnostics(view: EditorView, list: Diagnostic[]) {

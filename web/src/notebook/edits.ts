@@ -1,8 +1,6 @@
 // Pure helpers of the notebook store's edits: what is kept in localStorage for unsaved edits, and
 // reading a refusal's message.
-import type { Cell, Language } from "../api";
-
-export type Updates = { text: string } | { source: string };
+import type { Cell, Language, Updates } from "../wire";
 
 /**
  * One cell's unsaved edit as kept in localStorage: the text, the cell as it was (so a cell the server no
@@ -54,11 +52,19 @@ export function lineOf(message: string): number | undefined {
 export const single = (c: Cell | undefined) => c?.type === "title" || c?.type === "package.json";
 
 /** What localStorage keeps for these unsaved edits. */
-export function keptOf(cells: Cell[], edits: { id: string; u: Updates; refused?: { code: string; message: string } }[]) {
+export function keptOf(
+  cells: Cell[],
+  edits: { id: string; u: Updates; refused?: { code: string; message: string } }[],
+) {
   const all: Record<string, Kept> = {};
   for (const { id, u, refused } of edits) {
     const index = cells.findIndex((c) => c.id === id);
-    all[id] = { u, cell: index >= 0 ? snapshot(cells[index]) : undefined, index, refused: refused && { code: refused.code, message: refused.message } };
+    all[id] = {
+      u,
+      cell: index >= 0 ? snapshot(cells[index]) : undefined,
+      index,
+      refused: refused && { code: refused.code, message: refused.message },
+    };
   }
   return all;
 }
@@ -71,15 +77,27 @@ export function restoreKept(cells: Cell[], kept: Record<string, Kept>, language:
   const resend: [string, Updates][] = [];
   const gone: [string, Updates][] = [];
   for (const [id, k] of Object.entries(kept)) {
-    const target = cells.find((c) => c.id === id) ?? (single(k.cell) ? cells.find((c) => c.type === k.cell!.type) : undefined);
+    const target =
+      cells.find((c) => c.id === id) ??
+      (single(k.cell) ? cells.find((c) => c.type === k.cell!.type) : undefined);
     if (target) {
       cells = cells.map((c) => (c.id === target.id ? withUpdates(c, k.u) : c));
       resend.push([target.id, k.u]);
       continue;
     }
     const ext = language === "typescript" ? "ts" : "js";
-    const base: Cell = k.cell ?? ("text" in k.u ? { id, type: "markdown", text: "" }
-      : { id, type: "code", source: "", language, filename: `recovered-${id.slice(0, 6)}.${ext}`, status: "idle" });
+    const base: Cell =
+      k.cell ??
+      ("text" in k.u
+        ? { id, type: "markdown", text: "" }
+        : {
+            id,
+            type: "code",
+            source: "",
+            language,
+            filename: `recovered-${id.slice(0, 6)}.${ext}`,
+            status: "idle",
+          });
     const at = Math.max(1, Math.min(k.index ?? cells.length, cells.length));
     cells = [...cells.slice(0, at), withUpdates(base, k.u), ...cells.slice(at)];
     gone.push([id, k.u]);

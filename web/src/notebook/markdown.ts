@@ -24,7 +24,8 @@ function highlight(code: string, lang: string): string {
   return html;
 }
 
-const safeHref = (href: string) => /^(https?:|mailto:|\/|#|\.)/i.test(href.trim()) || !/^[a-z][a-z0-9+.-]*:/i.test(href.trim());
+const safeHref = (href: string) =>
+  /^(https?:|mailto:|\/|#|\.)/i.test(href.trim()) || !/^[a-z][a-z0-9+.-]*:/i.test(href.trim());
 
 const marked = new Marked({
   gfm: true,

@@ -1,7 +1,7 @@
 // Run all, one code cell at a time in notebook order, from the page (not the server's `cell:exec_all`):
 // the page always knows which cell is running, so Stop ends that run and nothing after it starts, and a
 // long-running cell never leaves the toolbar stuck — Stop is there for as long as it runs.
-import type { Cell } from "../api";
+import type { Cell } from "../wire";
 
 export type RunAllIo = {
   cells: () => Cell[];
@@ -27,7 +27,10 @@ export class RunAll {
     this.stopping = false;
     this.io.changed();
     try {
-      const ids = this.io.cells().filter((c) => c.type === "code").map((c) => c.id);
+      const ids = this.io
+        .cells()
+        .filter((c) => c.type === "code")
+        .map((c) => c.id);
       for (const id of ids) {
         if (this.stopping) break;
         if (!this.io.runnable(id)) continue;

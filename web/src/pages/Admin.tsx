@@ -1,32 +1,10 @@
 import { useEffect, useRef, useState } from "preact/hooks";
-import { request } from "../api";
+import { api } from "../api";
+import type { AdminStats as Stats, AiBreaker, AiUsage } from "../wire";
 
 // The admin dashboard: live figures the server computes itself (GET /api/admin/stats), polled every
 // 2 s while the tab is visible. No chart library: the sparklines are plain inline SVG.
 const POLL_MS = 2000;
-
-type Stats = {
-  timestamp: number;
-  version: string;
-  uptimeSeconds: number;
-  requests: { perSecond10s: number; perSecond60s: number; last60s: number; total: number };
-  latencyMs: { p50: number | null; p95: number | null; p99: number | null; max: number | null };
-  errors: { clientLast60s: number; serverLast60s: number; clientTotal: number; serverTotal: number };
-  series: { requests: number[]; p95Ms: (number | null)[] };
-  runtime: { activeRuns: number; nodeHosts: number; languageServices: number };
-  websocket: { connections: number };
-  storage: {
-    files: number | null;
-    fileBytes: number | null;
-    chunks: number | null;
-    chunkBytes: number | null;
-    notebooks: number;
-    notebooksFailed: number;
-    diskFreeBytes: number | null;
-    diskLowBytes: number;
-  };
-  process: { rssBytes: number | null; openFds: number | null };
-};
 
 const num = (n: number) => n.toLocaleString("en-US", { maximumFractionDigits: 2 });
 
@@ -34,7 +12,7 @@ const bytes = (n: number | null) => {
   if (n === null) return "—";
   const units = ["B", "KB", "MB", "GB", "TB"];
   let i = 0;
-  while (n >= 1024 && i < units.length - 1) (n /= 1024), i++;
+  while (n >= 1024 && i < units.length - 1) ((n /= 1024), i++);
   return `${n.toFixed(i ? 1 : 0)} ${units[i]}`;
 };
 
@@ -45,16 +23,86 @@ const ms = (v: number | null) => {
 };
 
 const duration = (s: number) => {
-  const d = Math.floor(s / 86400), h = Math.floor((s % 86400) / 3600), m = Math.floor((s % 3600) / 60);
+  const d = Math.floor(s / 86400),
+    h = Math.floor((s % 86400) / 3600),
+    m = Math.floor((s % 3600) / 60);
   if (d) return `${d}d ${h}h`;
   if (h) return `${h}h ${m}m`;
   if (m) return `${m}m ${s % 60}s`;
   return `${s}s`;
 };
 
+const BREAKER: Record<AiBreaker["state"], string> = {
+  closed: "working",
+  open: "paused after failures",
+  half_open: "probing",
+};
+
+/** AI calls by provider and model, and each provider endpoint's circuit breaker. */
+function AiPanel({ breakers, usage }: { breakers: AiBreaker[]; usage: AiUsage[] }) {
+  return (
+    <section class="card stack dash-ai" aria-labelledby="dash-ai">
+      <h2 id="dash-ai">AI</h2>
+      {usage.length === 0 ? (
+        <p class="meta">No AI calls since the server started.</p>
+      ) : (
+        <div class="table-wrap">
+          <table class="dash-table">
+            <caption class="sr-only">AI calls by provider and model</caption>
+            <thead>
+              <tr>
+                <th scope="col">Provider · model</th>
+                <th scope="col">Calls</th>
+                <th scope="col">Failed</th>
+                <th scope="col">Tokens in / out</th>
+                <th scope="col">First token (p50)</th>
+              </tr>
+            </thead>
+            <tbody>
+              {usage.map((u) => (
+                <tr key={`${u.provider}/${u.model}`} data-ai-model={u.model}>
+                  <th scope="row">
+                    {u.provider} · {u.model}
+                  </th>
+                  <td>{num(u.requests)}</td>
+                  <td class={u.errors ? "warn" : undefined}>{num(u.errors)}</td>
+                  <td>
+                    {num(u.inputTokens)} / {num(u.outputTokens)}
+                  </td>
+                  <td>{ms(u.firstTokenMsP50)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {breakers.length > 0 && (
+        <ul class="plain">
+          {breakers.map((b) => (
+            <li key={b.baseUrl} data-breaker={b.state} class={b.state === "closed" ? undefined : "warn"}>
+              {b.provider} ({b.baseUrl}): {BREAKER[b.state]}
+              {b.consecutiveFailures ? `, ${b.consecutiveFailures} failures in a row` : ""}
+              {b.retryInMs !== null ? `, next try in ${duration(Math.ceil(b.retryInMs / 1000))}` : ""}
+            </li>
+          ))}
+        </ul>
+      )}
+    </section>
+  );
+}
+
 /** A line over the last minute; `null` points (no requests that second) leave a gap. */
-function Sparkline({ values, label, unit }: { values: (number | null)[]; label: string; unit: (v: number) => string }) {
-  const W = 120, H = 32;
+function Sparkline({
+  values,
+  label,
+  unit,
+}: {
+  values: (number | null)[];
+  label: string;
+  unit: (v: number) => string;
+}) {
+  const W = 120,
+    H = 32;
   const present = values.filter((v): v is number => v !== null);
   const max = Math.max(...present, 0);
   const step = W / Math.max(values.length - 1, 1);
@@ -113,7 +161,7 @@ export default function Admin() {
       if (!alive) return;
       if (!pausedRef.current && document.visibilityState === "visible") {
         try {
-          const s = await request<Stats>("GET", "/api/admin/stats");
+          const s = await api.adminStats();
           if (!alive) return;
           setStats(s);
           setError("");
@@ -142,19 +190,30 @@ export default function Admin() {
     return (
       <main id="main" class="page">
         {head}
-        {error ? <p class="error" role="alert">{error}</p> : <p aria-busy="true">Loading…</p>}
+        {error ? (
+          <p class="error" role="alert">
+            {error}
+          </p>
+        ) : (
+          <p aria-busy="true">Loading…</p>
+        )}
       </main>
     );
   const { requests: r, latencyMs: l, errors: e, runtime: rt, storage: st, process: p } = stats;
   const diskLow = st.diskFreeBytes !== null && st.diskFreeBytes < st.diskLowBytes;
-  const stored = st.fileBytes && st.chunkBytes ? ` (${num(st.fileBytes / st.chunkBytes)}× saved by dedup and compression)` : "";
+  const stored =
+    st.fileBytes && st.chunkBytes
+      ? ` (${num(st.fileBytes / st.chunkBytes)}× saved by dedup and compression)`
+      : "";
   return (
     <main id="main" class="page">
       {head}
       <p class="meta">
         Live figures from this server, updated every 2 s{paused ? " (paused)" : ""}. Last update{" "}
-        <time dateTime={new Date(stats.timestamp).toISOString()}>{new Date(stats.timestamp).toLocaleTimeString()}</time> · up{" "}
-        {duration(stats.uptimeSeconds)} · Quire {stats.version}
+        <time dateTime={new Date(stats.timestamp).toISOString()}>
+          {new Date(stats.timestamp).toLocaleTimeString()}
+        </time>{" "}
+        · up {duration(stats.uptimeSeconds)} · Quire {stats.version}
       </p>
       {error && (
         <p class="error" role="alert">
@@ -186,7 +245,12 @@ export default function Admin() {
           <h2 id="dash-errors">Errors</h2>
           <dl class="stats">
             <Stat id="errors-4xx-60s" label="Client (4xx), last minute" value={num(e.clientLast60s)} />
-            <Stat id="errors-5xx-60s" label="Server (5xx), last minute" value={num(e.serverLast60s)} warn={e.serverLast60s > 0} />
+            <Stat
+              id="errors-5xx-60s"
+              label="Server (5xx), last minute"
+              value={num(e.serverLast60s)}
+              warn={e.serverLast60s > 0}
+            />
             <Stat id="errors-4xx-total" label="Client (4xx), since start" value={num(e.clientTotal)} />
             <Stat label="Server (5xx), since start" value={num(e.serverTotal)} />
           </dl>
@@ -197,7 +261,11 @@ export default function Admin() {
             <Stat id="active-runs" label="Cells running" value={num(rt.activeRuns)} />
             <Stat label="Node hosts" value={num(rt.nodeHosts)} />
             <Stat label="Language services" value={num(rt.languageServices)} />
-            <Stat id="ws-connections" label="WebSocket connections" value={num(stats.websocket.connections)} />
+            <Stat
+              id="ws-connections"
+              label="WebSocket connections"
+              value={num(stats.websocket.connections)}
+            />
           </dl>
         </section>
         <section class="card stack" aria-labelledby="dash-storage">
@@ -212,7 +280,12 @@ export default function Admin() {
             <Stat id="files" label="Stored files" value={st.files === null ? "—" : num(st.files)} />
             <Stat label="File bytes" value={bytes(st.fileBytes)} />
             <Stat label="On disk (chunks)" value={bytes(st.chunkBytes)} />
-            <Stat id="disk-free" label="Free disk" value={bytes(st.diskFreeBytes) + (diskLow ? " (low)" : "")} warn={diskLow} />
+            <Stat
+              id="disk-free"
+              label="Free disk"
+              value={bytes(st.diskFreeBytes) + (diskLow ? " (low)" : "")}
+              warn={diskLow}
+            />
           </dl>
           {stored && <p class="meta">{`${num(st.chunks ?? 0)} chunks${stored}`}</p>}
         </section>
@@ -224,6 +297,7 @@ export default function Admin() {
             <Stat label="Uptime" value={duration(stats.uptimeSeconds)} />
           </dl>
         </section>
+        <AiPanel breakers={stats.ai.breakers} usage={stats.ai.usage} />
       </div>
     </main>
   );

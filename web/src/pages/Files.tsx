@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { Upload } from "tus-js-client";
-import { api, request, titleOf, type Session } from "../api";
+import { api, titleOf, urls } from "../api";
+import type { FileInfo as Info, Quota, Session, StoredFile as FileRow } from "../wire";
 
 // The file store speaks FileDB's API at the server root (/files, /quota) and tus at /uploads/.
 // Files uploaded from this page carry the owner label "quire", and the list shows the files with that
@@ -8,13 +9,6 @@ import { api, request, titleOf, type Session } from "../api";
 const OWNER = "quire";
 /** The account id of the server token (the file store's admin). */
 const SERVER_ACCOUNT = "admin";
-
-type FileRow = {
-  file_id: string; original_filename: string; content_type?: string; total_size: number; created_at: string;
-  owner?: string; user_id?: string; user_email?: string | null;
-};
-type Info = { expires_at: string | null; content_type: string; user_id?: string; user_email?: string | null };
-type Quota = { used_bytes: number; max_bytes: number; uploads_today: number; max_uploads_per_day: number; usage_percentage: string; unlimited?: boolean };
 
 /** Who uploaded a file, as far as the server says. */
 function uploader(f: FileRow, i: Info | undefined) {
@@ -32,25 +26,39 @@ function QuotaCard({ q }: { q: Quota }) {
   if (q.unlimited)
     return (
       <p class="meta" data-testid="quota">
-        {used} stored · no quota: signed in with the server token (accounts may keep {fmtBytes(q.max_bytes)} each) ·{" "}
-        {uploads(q.uploads_today)} today
+        {used} stored · no quota: signed in with the server token (accounts may keep {fmtBytes(q.max_bytes)}{" "}
+        each) · {uploads(q.uploads_today)} today
       </p>
     );
   return (
     <>
-      <progress id="quota" max={q.max_bytes || 1} value={Math.min(q.used_bytes, q.max_bytes)} aria-label="Storage used" />
+      <progress
+        id="quota"
+        max={q.max_bytes || 1}
+        value={Math.min(q.used_bytes, q.max_bytes)}
+        aria-label="Storage used"
+      />
       <p class="meta" data-testid="quota">
-        {used} of {fmtBytes(q.max_bytes)} used ({q.usage_percentage}%) · {q.uploads_today} of {q.max_uploads_per_day} uploads today
+        {used} of {fmtBytes(q.max_bytes)} used ({q.usage_percentage}%) · {q.uploads_today} of{" "}
+        {q.max_uploads_per_day} uploads today
       </p>
     </>
   );
 }
-type Job = { id: number; name: string; size: number; sent: number; state: "uploading" | "paused" | "done" | "failed"; error?: string; upload: Upload };
+type Job = {
+  id: number;
+  name: string;
+  size: number;
+  sent: number;
+  state: "uploading" | "paused" | "done" | "failed";
+  error?: string;
+  upload: Upload;
+};
 
 export const fmtBytes = (n: number) => {
   const units = ["B", "KB", "MB", "GB", "TB"];
   let i = 0;
-  while (n >= 1024 && i < units.length - 1) (n /= 1024), i++;
+  while (n >= 1024 && i < units.length - 1) ((n /= 1024), i++);
   return `${n.toFixed(i ? 1 : 0)} ${units[i]}`;
 };
 
@@ -69,14 +77,18 @@ export default function Files() {
 
   const reload = async () => {
     try {
-      const r = await request<{ files: FileRow[] }>("GET", `/files/by-owner/${OWNER}`);
+      const r = await api.filesByOwner(OWNER);
       setFiles(r.files);
-      setQuota(await request<Quota>("GET", "/quota").catch(() => null));
+      setQuota(await api.quota().catch(() => null));
       for (const f of r.files)
-        request<Info>("GET", `/files/${f.file_id}/info`).then((i) => setInfo((m) => ({ ...m, [f.file_id]: i })), () => {});
+        api.fileInfo(f.file_id).then(
+          (i) => setInfo((m) => ({ ...m, [f.file_id]: i })),
+          () => {},
+        );
     } catch (e) {
       const code = (e as { code?: string }).code;
-      if (code === "not_implemented" || code === "not_found" || (e as { status?: number }).status === 404) setAvailable(false);
+      if (code === "not_implemented" || code === "not_found" || (e as { status?: number }).status === 404)
+        setAvailable(false);
       else setError((e as Error).message);
     }
   };
@@ -90,21 +102,20 @@ export default function Files() {
   const attach = async (f: FileRow, notebookId: string) => {
     setMessage("");
     try {
-      const r = await request<{ result: { path: string } }>("POST", `/api/sessions/${encodeURIComponent(notebookId)}/files`, {
-        file_id: f.file_id,
-      });
-      setMessage(`Attached: cells of that notebook read it as ${r.result.path}.`);
+      const r = await api.attachFile(notebookId, f.file_id);
+      setMessage(`Attached: cells of that notebook read it as ${r.path}.`);
     } catch (e) {
       setError(`Attaching failed: ${(e as Error).message}`);
     }
   };
 
-  const update = (id: number, patch: Partial<Job>) => setJobs((js) => js.map((j) => (j.id === id ? { ...j, ...patch } : j)));
+  const update = (id: number, patch: Partial<Job>) =>
+    setJobs((js) => js.map((j) => (j.id === id ? { ...j, ...patch } : j)));
 
   const start = async (file: File) => {
     const id = ++jobSeq;
     const upload = new Upload(file, {
-      endpoint: "/uploads/",
+      endpoint: urls.uploads,
       chunkSize: 4 * 1024 * 1024,
       retryDelays: [0, 500, 1000, 2000, 4000],
       removeFingerprintOnSuccess: true,
@@ -126,7 +137,7 @@ export default function Files() {
   const remove = async (f: FileRow) => {
     if (!confirm(`Delete ${f.original_filename}?`)) return;
     try {
-      await request("DELETE", `/files/${f.file_id}`);
+      await api.deleteFile(f.file_id);
       reload();
     } catch (e) {
       setError((e as Error).message);
@@ -143,7 +154,11 @@ export default function Files() {
   return (
     <main id="main" class="page">
       <h1>Files</h1>
-      {error && <p class="error" role="alert">{error}</p>}
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
       {message && <p role="status">{message}</p>}
       {quota && (
         <section class="card stack" aria-labelledby="quota-title">
@@ -177,15 +192,24 @@ export default function Files() {
               {j.error && <p class="error">{j.error}</p>}
               <div class="row">
                 {j.state === "uploading" && (
-                  <button type="button" onClick={() => (j.upload.abort(), update(j.id, { state: "paused" }))}>Pause</button>
+                  <button type="button" onClick={() => (j.upload.abort(), update(j.id, { state: "paused" }))}>
+                    Pause
+                  </button>
                 )}
                 {(j.state === "paused" || j.state === "failed") && (
-                  <button type="button" onClick={() => (update(j.id, { state: "uploading", error: undefined }), j.upload.start())}>
+                  <button
+                    type="button"
+                    onClick={() => (update(j.id, { state: "uploading", error: undefined }), j.upload.start())}
+                  >
                     Resume
                   </button>
                 )}
                 {j.state !== "done" && (
-                  <button type="button" class="danger" onClick={() => (j.upload.abort(true), setJobs((js) => js.filter((x) => x.id !== j.id)))}>
+                  <button
+                    type="button"
+                    class="danger"
+                    onClick={() => (j.upload.abort(true), setJobs((js) => js.filter((x) => x.id !== j.id)))}
+                  >
                     Cancel
                   </button>
                 )}
@@ -196,7 +220,10 @@ export default function Files() {
       </section>
       <section aria-labelledby="files-title">
         <h2 id="files-title">Stored files</h2>
-        <p class="meta">Files labelled “{OWNER}”, the label this page uploads with; “Uploaded by” names the account behind each.</p>
+        <p class="meta">
+          Files labelled “{OWNER}”, the label this page uploads with; “Uploaded by” names the account behind
+          each.
+        </p>
         {files === null ? (
           <p aria-busy="true">Loading…</p>
         ) : files.length === 0 ? (
@@ -211,7 +238,9 @@ export default function Files() {
                   <th scope="col">Type</th>
                   <th scope="col">Uploaded by</th>
                   <th scope="col">Expires</th>
-                  <th scope="col"><span class="sr-only">Actions</span></th>
+                  <th scope="col">
+                    <span class="sr-only">Actions</span>
+                  </th>
                 </tr>
               </thead>
               <tbody>
@@ -223,10 +252,16 @@ export default function Files() {
                       <td>{f.original_filename}</td>
                       <td>{fmtBytes(f.total_size)}</td>
                       <td>{f.content_type ?? i?.content_type ?? ""}</td>
-                      <td data-testid="uploader" title={by.title}>{by.text}</td>
-                      <td>{i ? (i.expires_at ? new Date(i.expires_at).toLocaleDateString() : "never") : "…"}</td>
+                      <td data-testid="uploader" title={by.title}>
+                        {by.text}
+                      </td>
+                      <td>
+                        {i ? (i.expires_at ? new Date(i.expires_at).toLocaleDateString() : "never") : "…"}
+                      </td>
                       <td class="row">
-                        <a href={`/files/${f.file_id}`} download={f.original_filename}>Download</a>
+                        <a href={urls.download(f.file_id)} download={f.original_filename}>
+                          Download
+                        </a>
                         {notebooks.length > 0 && (
                           <select
                             aria-label={`Attach ${f.original_filename} to a notebook`}
@@ -235,11 +270,18 @@ export default function Files() {
                           >
                             <option value="">Attach to…</option>
                             {notebooks.map((nb) => (
-                              <option key={nb.id} value={nb.id}>{titleOf(nb)}</option>
+                              <option key={nb.id} value={nb.id}>
+                                {titleOf(nb)}
+                              </option>
                             ))}
                           </select>
                         )}
-                        <button type="button" class="danger small" onClick={() => remove(f)} aria-label={`Delete ${f.original_filename}`}>
+                        <button
+                          type="button"
+                          class="danger small"
+                          onClick={() => remove(f)}
+                          aria-label={`Delete ${f.original_filename}`}
+                        >
                           Delete
                         </button>
                       </td>

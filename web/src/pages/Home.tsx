@@ -1,24 +1,30 @@
 import { useEffect, useMemo, useState } from "preact/hooks";
-import { api, ApiError, titleOf, type Example, type Language, type Session } from "../api";
+import { api, ApiError, titleOf } from "../api";
+import type { Example, Language, Session } from "../wire";
 import { navigate } from "../router";
+import { GenerateWithAi } from "../ai/Generate";
 
 type Sort = "recent" | "title";
 
 function Create({ onError }: { onError: (m: string) => void }) {
   const [name, setName] = useState("");
-  const [language, setLanguage] = useState<Language>("typescript");
+  // Settings' default language. Until it is known (a moment) nothing is chosen and Create waits, so neither a
+  // click nor a submit can be overridden by the settings arriving later.
+  const [language, setLanguage] = useState<Language | undefined>(undefined);
   const [busy, setBusy] = useState(false);
-  // Settings' default language; the choice is offered once it is known (a moment), so a click is never
-  // overridden by the settings arriving later.
-  const [ready, setReady] = useState(false);
+  const ready = language !== undefined;
   useEffect(() => {
-    api.settings().then((s) => {
-      const l = s.defaultLanguage;
-      if (l === "typescript" || l === "javascript") setLanguage(l);
-    }, () => {}).finally(() => setReady(true));
+    api.settings().then(
+      (s) => {
+        const l = s.defaultLanguage;
+        setLanguage((chosen) => chosen ?? (l === "javascript" ? "javascript" : "typescript"));
+      },
+      () => setLanguage((chosen) => chosen ?? "typescript"),
+    );
   }, []);
   const submit = async (e: Event) => {
     e.preventDefault();
+    if (!language) return;
     setBusy(true);
     try {
       const r = await api.create(name.trim() || "Untitled", language);
@@ -32,17 +38,29 @@ function Create({ onError }: { onError: (m: string) => void }) {
     <form class="card stack" onSubmit={submit} aria-labelledby="create-title">
       <h2 id="create-title">New notebook</h2>
       <label for="nb-name">Title</label>
-      <input id="nb-name" maxLength={44} placeholder="Untitled" value={name} onInput={(e) => setName(e.currentTarget.value)} />
+      <input
+        id="nb-name"
+        maxLength={44}
+        placeholder="Untitled"
+        value={name}
+        onInput={(e) => setName(e.currentTarget.value)}
+      />
       <fieldset class="row" disabled={!ready} aria-busy={!ready || undefined}>
         <legend>Language</legend>
         {(["typescript", "javascript"] as const).map((l) => (
           <label key={l} class="radio">
-            <input type="radio" name="lang" value={l} checked={language === l} onChange={() => setLanguage(l)} />
+            <input
+              type="radio"
+              name="lang"
+              value={l}
+              checked={language === l}
+              onChange={() => setLanguage(l)}
+            />
             {l === "typescript" ? "TypeScript" : "JavaScript"}
           </label>
         ))}
       </fieldset>
-      <button type="submit" class="primary" disabled={busy}>
+      <button type="submit" class="primary" disabled={busy || !ready}>
         Create notebook
       </button>
     </form>
@@ -81,13 +99,26 @@ function Import({ onError }: { onError: (m: string) => void }) {
       {mode === "file" && (
         <>
           <label for="import-file">A .src.md file</label>
-          <input id="import-file" type="file" accept=".md,.src.md,text/markdown" onChange={onFile} disabled={busy} />
+          <input
+            id="import-file"
+            type="file"
+            accept=".md,.src.md,text/markdown"
+            onChange={onFile}
+            disabled={busy}
+          />
         </>
       )}
       {mode === "url" && (
         <form class="stack" onSubmit={(e) => (e.preventDefault(), run({ url }))}>
           <label for="import-url">URL of a .src.md document</label>
-          <input id="import-url" type="url" required placeholder="https://…" value={url} onInput={(e) => setUrl(e.currentTarget.value)} />
+          <input
+            id="import-url"
+            type="url"
+            required
+            placeholder="https://…"
+            value={url}
+            onInput={(e) => setUrl(e.currentTarget.value)}
+          />
           <button type="submit" disabled={busy}>
             Import from URL
           </button>
@@ -96,7 +127,13 @@ function Import({ onError }: { onError: (m: string) => void }) {
       {mode === "text" && (
         <form class="stack" onSubmit={(e) => (e.preventDefault(), run({ text }))}>
           <label for="import-text">.src.md text</label>
-          <textarea id="import-text" rows={6} required value={text} onInput={(e) => setText(e.currentTarget.value)} />
+          <textarea
+            id="import-text"
+            rows={6}
+            required
+            value={text}
+            onInput={(e) => setText(e.currentTarget.value)}
+          />
           <button type="submit" disabled={busy}>
             Import text
           </button>
@@ -124,7 +161,9 @@ export function Home() {
   const shown = useMemo(() => {
     const q = query.trim().toLowerCase();
     const list = (sessions ?? []).filter((s) => !q || titleOf(s).toLowerCase().includes(q));
-    return list.sort((a, b) => (sort === "recent" ? b.openedAt - a.openedAt : titleOf(a).localeCompare(titleOf(b))));
+    return list.sort((a, b) =>
+      sort === "recent" ? b.openedAt - a.openedAt : titleOf(a).localeCompare(titleOf(b)),
+    );
   }, [sessions, query, sort]);
 
   const remove = async (s: Session) => {
@@ -156,6 +195,7 @@ export function Home() {
       <div class="grid">
         <Create onError={setError} />
         <Import onError={setError} />
+        <GenerateWithAi />
       </div>
       <section aria-labelledby="list-title">
         <div class="list-head">
@@ -163,7 +203,13 @@ export function Home() {
           <label class="sr-only" for="search">
             Search notebooks
           </label>
-          <input id="search" type="search" placeholder="Search" value={query} onInput={(e) => setQuery(e.currentTarget.value)} />
+          <input
+            id="search"
+            type="search"
+            placeholder="Search"
+            value={query}
+            onInput={(e) => setQuery(e.currentTarget.value)}
+          />
           <label class="sr-only" for="sort">
             Sort by
           </label>
@@ -175,22 +221,32 @@ export function Home() {
         {sessions === null ? (
           <p aria-busy="true">Loading…</p>
         ) : shown.length === 0 ? (
-          <p>{sessions.length ? "No notebook matches." : "No notebooks yet: create one or open an example."}</p>
+          <p>
+            {sessions.length ? "No notebook matches." : "No notebooks yet: create one or open an example."}
+          </p>
         ) : (
           <ul class="notebooks">
             {shown.map((s) => {
-              const running = s.cells.some((c) => (c.type === "code" || c.type === "package.json") && c.status === "running");
+              const running = s.cells.some(
+                (c) => (c.type === "code" || c.type === "package.json") && c.status === "running",
+              );
               return (
                 <li key={s.id} class="nb-item">
                   <a href={`/srcbooks/${s.id}`} class="nb-link">
                     <span class="nb-title">{titleOf(s)}</span>
                     <span class="meta">
-                      {s.language === "typescript" ? "TS" : "JS"} · {s.cells.filter((c) => c.type === "code").length} code cells ·{" "}
+                      {s.language === "typescript" ? "TS" : "JS"} ·{" "}
+                      {s.cells.filter((c) => c.type === "code").length} code cells ·{" "}
                       {new Date(s.openedAt).toLocaleString()}
                       {running && " · running"}
                     </span>
                   </a>
-                  <button type="button" class="danger small" aria-label={`Delete ${titleOf(s)}`} onClick={() => remove(s)}>
+                  <button
+                    type="button"
+                    class="danger small"
+                    aria-label={`Delete ${titleOf(s)}`}
+                    onClick={() => remove(s)}
+                  >
                     Delete
                   </button>
                 </li>

@@ -1,4 +1,5 @@
 import { useEffect, useState } from "preact/hooks";
+import { checkToken } from "../api";
 
 // The server exchanges `?token=` on a page URL for an HttpOnly session cookie and redirects back here
 // without the token. The form checks the token first (an API call with it, no cookie), so a wrong one is
@@ -8,7 +9,11 @@ export function Login() {
   const [linkRefused] = useState(() => new URLSearchParams(location.search).has("token"));
   const [token, setToken] = useState("");
   const [busy, setBusy] = useState(false);
-  const [error, setError] = useState(linkRefused ? "The token in this link is not valid. Paste the access token that quire serve printed." : "");
+  const [error, setError] = useState(
+    linkRefused
+      ? "The token in this link is not valid. Paste the access token that quire serve printed."
+      : "",
+  );
   useEffect(() => {
     if (!linkRefused) return;
     const q = new URLSearchParams(location.search);
@@ -22,15 +27,16 @@ export function Login() {
     setBusy(true);
     setError("");
     const fail = (m: string) => (setError(m), setBusy(false));
-    let r: Response;
+    let r: Awaited<ReturnType<typeof checkToken>>;
     try {
-      r = await fetch("/api/settings", { headers: { authorization: `Bearer ${t}` }, credentials: "omit" });
+      r = await checkToken(t);
     } catch {
       return fail("The server cannot be reached. Check that quire serve is running.");
     }
-    if (r.status === 401) return fail("That token is not valid. Check it (it is printed by quire serve) and try again.");
+    if (r.status === 401)
+      return fail("That token is not valid. Check it (it is printed by quire serve) and try again.");
     if (r.status === 429) {
-      const wait = Number(r.headers.get("retry-after")) || 60;
+      const wait = r.retryAfter || 60;
       return fail(`Too many wrong tokens from this address: try again in ${wait} s.`);
     }
     if (!r.ok) return fail(`Signing in failed (HTTP ${r.status}).`);
@@ -42,8 +48,8 @@ export function Login() {
     <main id="main" class="page login">
       <h1>Sign in to Quire</h1>
       <p>
-        This browser has no session. Open the link that <code>quire serve</code> printed, or paste the access token
-        here.
+        This browser has no session. Open the link that <code>quire serve</code> printed, or paste the access
+        token here.
       </p>
       <form onSubmit={submit} class="stack">
         <label for="token">Access token</label>

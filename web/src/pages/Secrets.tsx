@@ -1,8 +1,19 @@
 import { useEffect, useState } from "preact/hooks";
-import { api, titleOf, type Secret, type Session } from "../api";
+import { api, titleOf } from "../api";
+import type { Secret, Session } from "../wire";
 
 /** Secrets are write-only: the server never returns a value, so renaming asks for the value again. */
-function SecretRow({ s, sessions, reload, onError }: { s: Secret; sessions: Session[]; reload: () => void; onError: (m: string) => void }) {
+function SecretRow({
+  s,
+  sessions,
+  reload,
+  onError,
+}: {
+  s: Secret;
+  sessions: Session[];
+  reload: () => void;
+  onError: (m: string) => void;
+}) {
   const [renaming, setRenaming] = useState(false);
   const [name, setName] = useState(s.name);
   const [value, setValue] = useState("");
@@ -22,17 +33,35 @@ function SecretRow({ s, sessions, reload, onError }: { s: Secret; sessions: Sess
           }}
         >
           <label for={`rn-${s.name}`}>New name</label>
-          <input id={`rn-${s.name}`} value={name} pattern="[A-Za-z_][A-Za-z0-9_]*" required onInput={(e) => setName(e.currentTarget.value)} />
+          <input
+            id={`rn-${s.name}`}
+            value={name}
+            pattern="[A-Za-z_][A-Za-z0-9_]*"
+            required
+            onInput={(e) => setName(e.currentTarget.value)}
+          />
           <label for={`rv-${s.name}`}>Value (enter it again)</label>
-          <input id={`rv-${s.name}`} type="password" required value={value} onInput={(e) => setValue(e.currentTarget.value)} />
+          <input
+            id={`rv-${s.name}`}
+            type="password"
+            required
+            value={value}
+            onInput={(e) => setValue(e.currentTarget.value)}
+          />
           <div class="row">
-            <button type="submit" class="primary">Save</button>
-            <button type="button" onClick={() => setRenaming(false)}>Cancel</button>
+            <button type="submit" class="primary">
+              Save
+            </button>
+            <button type="button" onClick={() => setRenaming(false)}>
+              Cancel
+            </button>
           </div>
         </form>
       ) : (
         <div class="row">
-          <button type="button" onClick={() => setRenaming(true)}>Rename or change value</button>
+          <button type="button" onClick={() => setRenaming(true)}>
+            Rename or change value
+          </button>
           <button
             type="button"
             class="danger"
@@ -90,15 +119,37 @@ export function Secrets() {
   return (
     <main id="main" class="page">
       <h1>Secrets</h1>
-      <p>Secrets reach a notebook's cells as environment variables (<code>process.env.NAME</code>) once linked to it.</p>
-      {error && <p class="error" role="alert">{error}</p>}
+      <p>
+        Secrets reach a notebook's cells as environment variables (<code>process.env.NAME</code>) once linked
+        to it.
+      </p>
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
       <form class="card stack" onSubmit={add} aria-labelledby="new-secret">
         <h2 id="new-secret">Add a secret</h2>
         <label for="secret-name">Name</label>
-        <input id="secret-name" required pattern="[A-Za-z_][A-Za-z0-9_]*" placeholder="API_KEY" value={name} onInput={(e) => setName(e.currentTarget.value)} />
+        <input
+          id="secret-name"
+          required
+          pattern="[A-Za-z_][A-Za-z0-9_]*"
+          placeholder="API_KEY"
+          value={name}
+          onInput={(e) => setName(e.currentTarget.value)}
+        />
         <label for="secret-value">Value</label>
-        <input id="secret-value" type="password" required value={value} onInput={(e) => setValue(e.currentTarget.value)} />
-        <button type="submit" class="primary">Save secret</button>
+        <input
+          id="secret-value"
+          type="password"
+          required
+          value={value}
+          onInput={(e) => setValue(e.currentTarget.value)}
+        />
+        <button type="submit" class="primary">
+          Save secret
+        </button>
       </form>
       {secrets === null ? (
         <p aria-busy="true">Loading…</p>

@@ -7,6 +7,7 @@ const KEYS: [string, string][] = [
   ["Ctrl+Space", "Complete (TypeScript)"],
   ["F12 / Ctrl+click", "Go to definition"],
   ["Ctrl+Shift+F", "Format the cell"],
+  ["Ctrl+K", "Ask AI to change the cell (in a code cell)"],
   ["Escape / Ctrl+Enter", "Stop editing markdown (in a markdown cell)"],
   ["Escape", "Close suggestions, signature help and dialogs"],
   ["Escape, then Tab", "Leave a code editor and move focus on"],

@@ -106,3 +106,23 @@ pub fn noise(n: usize, seed: u64) -> Vec<u8> {
         })
         .collect()
 }
+
+pub type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The payload of the next `event` frame, skipping others. One deadline for the whole wait:
+/// heartbeat pings (every 10 s) must not extend it.
+pub async fn next_event(ws: &mut Socket, event: &str, limit: std::time::Duration) -> serde_json::Value {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let msg = tokio::time::timeout_at(deadline, ws.next()).await.expect(event).unwrap().unwrap();
+        if let Message::Text(t) = msg {
+            let v: serde_json::Value = serde_json::from_str(t.as_str()).unwrap();
+            if v[1] == event {
+                return v[2].clone();
+            }
+        }
+    }
+}

@@ -1,14 +1,17 @@
 //! `GET /files/:id` (streamed, `Range`, every chunk verified before its bytes leave), `/info` and
 //! `/entities` answered from the manifest alone.
 
-use super::{FileError, FileResult, actor, blocking, iso8601};
+use super::actor::Actor;
+use super::common::{FileResult, blocking, iso8601};
+use crate::error::{ApiError, Code};
 use crate::state::AppState;
 use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use quire_filestore::{FileRecord, FileStoreError, hex};
+use quire_filestore::{FileRecord, FileStoreError};
+use quire_stdx::hex::encode as hex;
 use serde_json::{Value, json};
 
 /// One `bytes=` range, resolved against `size` (end exclusive). `Err` = unsatisfiable.
@@ -55,45 +58,32 @@ fn disposition(name: &str, inline: bool) -> String {
     format!("{kind}; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
 }
 
-async fn readable(s: &AppState, uri: &Uri, headers: &HeaderMap, id: String) -> FileResult<FileRecord> {
-    let who = actor(s, headers, uri).await?;
+async fn readable(s: &AppState, Actor(who): Actor, id: String) -> FileResult<FileRecord> {
     let files = s.files.clone();
     let fid = id.clone();
-    blocking(move || files.file(&who, &fid)).await.map_err(|mut e| {
-        if e.code == "FILE_NOT_FOUND" {
-            e.context = Some(json!({"fileId": id}));
-        }
-        e
-    })
+    blocking(move || files.file(&who, &fid))
+        .await
+        .map_err(|e| if e.code == Code::FileNotFound { e.with_context(json!({"fileId": id})) } else { e })
 }
 
 pub async fn download(
     State(s): State<AppState>,
+    who: Actor,
     uri: Uri,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> FileResult<Response> {
-    let f = readable(&s, &uri, &headers, id).await?;
+    let f = readable(&s, who, id).await?;
     if f.damaged {
-        let mut e = FileError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "CORRUPT_DATA",
-            format!("File {} is damaged: stored data failed verification (run quire fsck)", f.id),
-        );
-        e.context = Some(json!({"fileId": f.id}));
-        return Err(e);
+        let message = format!("File {} is damaged: stored data failed verification (run quire fsck)", f.id);
+        return Err(ApiError::new(Code::CorruptData, message).with_context(json!({"fileId": f.id})));
     }
     let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok()).and_then(|v| parse_range(v, f.size));
     let (start, end, partial) = match range {
         None => (0, f.size, false),
         Some(Ok((a, b))) => (a, b, true),
         Some(Err(())) => {
-            let mut resp = FileError::new(
-                StatusCode::RANGE_NOT_SATISFIABLE,
-                "RANGE_NOT_SATISFIABLE",
-                "Range not satisfiable",
-            )
-            .into_response();
+            let mut resp = ApiError::new(Code::RangeNotSatisfiable, "Range not satisfiable").into_response();
             if let Ok(v) = HeaderValue::from_str(&format!("bytes */{}", f.size)) {
                 resp.headers_mut().insert(header::CONTENT_RANGE, v);
             }
@@ -157,13 +147,8 @@ async fn entity_keys(s: &AppState, f: &FileRecord) -> FileResult<(String, Vec<St
     Ok((format!("manifest:{}", f.id), chunks.iter().map(|c| format!("chunk:{}", hex(&c.hash))).collect()))
 }
 
-pub async fn info(
-    State(s): State<AppState>,
-    uri: Uri,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> FileResult<Json<Value>> {
-    let f = readable(&s, &uri, &headers, id).await?;
+pub async fn info(State(s): State<AppState>, who: Actor, Path(id): Path<String>) -> FileResult<Json<Value>> {
+    let f = readable(&s, who, id).await?;
     let (manifest, keys) = entity_keys(&s, &f).await?;
     let mut v = json!({
         "file_id": f.id,
@@ -193,11 +178,10 @@ pub async fn info(
 
 pub async fn entities(
     State(s): State<AppState>,
-    uri: Uri,
-    headers: HeaderMap,
+    who: Actor,
     Path(id): Path<String>,
 ) -> FileResult<Json<Value>> {
-    let f = readable(&s, &uri, &headers, id).await?;
+    let f = readable(&s, who, id).await?;
     let (manifest, keys) = entity_keys(&s, &f).await?;
     Ok(Json(json!({
         "file_id": f.id,

@@ -3,7 +3,7 @@
 //! malloc arena afterwards, so a login flood spread over hundreds of threads grew RSS by gigabytes.
 //! Here memory is bounded by the thread count, and a full queue is a clear 429, not a pile-up.
 
-use super::{FileError, FileResult};
+use crate::error::{ApiError, ApiResult, Code};
 use quire_filestore::FileStoreError;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
@@ -25,7 +25,7 @@ impl PasswordWorkers {
             let rx: Arc<Mutex<Receiver<Job>>> = rx.clone();
             let spawned = std::thread::Builder::new().name(format!("quire-password-{i}")).spawn(move || {
                 loop {
-                    let job = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                    let job = quire_stdx::lock(&rx).recv();
                     match job {
                         Ok(job) => job(),
                         Err(_) => return, // the server is gone
@@ -43,7 +43,7 @@ impl PasswordWorkers {
     pub async fn run<T: Send + 'static>(
         &self,
         f: impl FnOnce() -> Result<T, FileStoreError> + Send + 'static,
-    ) -> FileResult<T> {
+    ) -> ApiResult<T> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move || {
             let _ = tx.send(f());
@@ -51,19 +51,19 @@ impl PasswordWorkers {
         match self.jobs.try_send(job) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {
-                return Err(FileError::too_many(
-                    "RATE_LIMIT_ERROR",
+                return Err(ApiError::too_many(
+                    Code::RateLimited,
                     "The server is busy checking other sign-ins; try again shortly",
                     std::time::Duration::from_secs(1),
                 ));
             }
             Err(TrySendError::Disconnected(_)) => {
-                return Err(FileError::internal("no password thread is running"));
+                return Err(ApiError::internal("no password thread is running"));
             }
         }
         match rx.await {
-            Ok(r) => r.map_err(FileError::from),
-            Err(_) => Err(FileError::internal("the password check failed")),
+            Ok(r) => r.map_err(ApiError::from),
+            Err(_) => Err(ApiError::internal("the password check failed")),
         }
     }
 }

@@ -1,11 +1,12 @@
 //! Listings (by owner label, extension, base media type), `/quota`, and upload status (FileDB's
 //! session shape, answered from committed manifests and idempotency keys).
 
-use super::{FileError, FileResult, actor, blocking, iso8601};
+use super::actor::Actor;
+use super::common::{FileResult, blocking, iso8601};
+use crate::error::{ApiError, Code};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
 use quire_filestore::{FileRecord, ListBy};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -22,12 +23,10 @@ enum By {
 /// server token), and `user_email` to an admin or for the viewer's own files.
 async fn list(
     s: &AppState,
-    uri: &Uri,
-    headers: &HeaderMap,
+    who: quire_filestore::Actor,
     by: By,
     arg: String,
 ) -> FileResult<Vec<(FileRecord, Value)>> {
-    let who = actor(s, headers, uri).await?;
     let st = s.clone();
     blocking(move || {
         let by = match by {
@@ -64,11 +63,10 @@ fn with_uploader(mut row: Value, f: &FileRecord, by: &Value) -> Value {
 
 pub async fn by_owner(
     State(s): State<AppState>,
-    uri: Uri,
-    headers: HeaderMap,
+    Actor(who): Actor,
     Path(owner): Path<String>,
 ) -> FileResult<Json<Value>> {
-    let found = list(&s, &uri, &headers, By::Owner, owner.clone()).await?;
+    let found = list(&s, who, By::Owner, owner.clone()).await?;
     let files: Vec<Value> = found
         .iter()
         .map(|(f, by)| {
@@ -83,11 +81,10 @@ pub async fn by_owner(
 
 pub async fn by_extension(
     State(s): State<AppState>,
-    uri: Uri,
-    headers: HeaderMap,
+    Actor(who): Actor,
     Path(ext): Path<String>,
 ) -> FileResult<Json<Value>> {
-    let found = list(&s, &uri, &headers, By::Extension, ext.clone()).await?;
+    let found = list(&s, who, By::Extension, ext.clone()).await?;
     let files: Vec<Value> = found
         .iter()
         .map(|(f, by)| {
@@ -101,11 +98,10 @@ pub async fn by_extension(
 
 pub async fn by_type(
     State(s): State<AppState>,
-    uri: Uri,
-    headers: HeaderMap,
+    Actor(who): Actor,
     Path(ct): Path<String>,
 ) -> FileResult<Json<Value>> {
-    let found = list(&s, &uri, &headers, By::Type, ct.clone()).await?;
+    let found = list(&s, who, By::Type, ct.clone()).await?;
     let files: Vec<Value> = found
         .iter()
         .map(|(f, by)| {
@@ -117,8 +113,7 @@ pub async fn by_type(
     Ok(Json(json!({"content_type": ct, "count": files.len(), "files": files})))
 }
 
-pub async fn quota(State(s): State<AppState>, uri: Uri, headers: HeaderMap) -> FileResult<Json<Value>> {
-    let who = actor(&s, &headers, &uri).await?;
+pub async fn quota(State(s): State<AppState>, Actor(who): Actor) -> FileResult<Json<Value>> {
     let files = s.files.clone();
     let admin = who.admin;
     let usage = blocking(move || files.usage(&who)).await?;
@@ -167,17 +162,15 @@ fn status_body(file_id: &str, file: Option<&FileRecord>) -> Value {
     v
 }
 
-fn session_not_found() -> FileError {
-    FileError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "Upload session not found")
+fn session_not_found() -> ApiError {
+    ApiError::new(Code::NotFound, "Upload session not found")
 }
 
 pub async fn file_status(
     State(s): State<AppState>,
-    uri: Uri,
-    headers: HeaderMap,
+    Actor(who): Actor,
     Path(id): Path<String>,
 ) -> FileResult<Json<Value>> {
-    let who = actor(&s, &headers, &uri).await?;
     let files = s.files.clone();
     let fid = id.clone();
     let f = blocking(move || files.file(&who, &fid)).await.map_err(|_| session_not_found())?;
@@ -186,11 +179,9 @@ pub async fn file_status(
 
 pub async fn key_status(
     State(s): State<AppState>,
-    uri: Uri,
-    headers: HeaderMap,
+    Actor(who): Actor,
     Path(key): Path<String>,
 ) -> FileResult<Json<Value>> {
-    let who = actor(&s, &headers, &uri).await?;
     let files = s.files.clone();
     let found = blocking(move || {
         let Some((file_id, done)) = files.idempotency_status(&who, &key)? else { return Ok(None) };

@@ -3,8 +3,12 @@
 //! 409 on an offset mismatch; one request at a time per upload (423 otherwise). A finished upload is a
 //! file like `POST /files`; its id comes back in `X-File-Id`.
 
+use super::actor::Actor;
+use super::common::{ChannelReader, FileResult, blocking};
 use super::tus_headers::{self, VERSION};
-use super::{ChannelReader, FileError, FileResult, actor, blocking, validate};
+use super::validate;
+use crate::error::{ApiError, Code};
+use crate::routes::table::{self, Access, Route, route};
 use crate::state::AppState;
 use axum::Router;
 use axum::body::Body;
@@ -12,7 +16,6 @@ use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, any};
 use futures_util::StreamExt;
 use quire_filestore::{Checksum, ChecksumAlgo, UploadRecord};
 use std::time::{Duration, UNIX_EPOCH};
@@ -31,12 +34,7 @@ async fn tus_headers(req: Request, next: Next) -> Response {
     let mut resp = if version_ok {
         next.run(req).await
     } else {
-        let mut r = FileError::new(
-            StatusCode::PRECONDITION_FAILED,
-            "TUS_VERSION_UNSUPPORTED",
-            "Tus-Resumable must be 1.0.0",
-        )
-        .into_response();
+        let mut r = ApiError::new(Code::TusVersionUnsupported, "Tus-Resumable must be 1.0.0").into_response();
         r.headers_mut().insert("tus-version", HeaderValue::from_static(VERSION));
         r
     };
@@ -78,8 +76,8 @@ async fn options(State(s): State<AppState>) -> Response {
 
 fn parse_checksum(h: &HeaderMap) -> FileResult<Option<Checksum>> {
     let Some(v) = h.get("upload-checksum") else { return Ok(None) };
-    let v = v.to_str().map_err(|_| FileError::invalid("Upload-Checksum is not ASCII"))?;
-    tus_headers::parse_checksum(v).map(Some).map_err(FileError::invalid)
+    let v = v.to_str().map_err(|_| ApiError::invalid("Upload-Checksum is not ASCII"))?;
+    tus_headers::parse_checksum(v).map(Some).map_err(ApiError::invalid)
 }
 
 fn number(h: &HeaderMap, name: &str) -> FileResult<Option<u64>> {
@@ -90,7 +88,7 @@ fn number(h: &HeaderMap, name: &str) -> FileResult<Option<u64>> {
             .map_err(|_| format!("{name} must be a non-negative integer"))
             .and_then(|v| tus_headers::parse_number(name, v))
             .map(Some)
-            .map_err(FileError::invalid),
+            .map_err(ApiError::invalid),
     }
 }
 
@@ -118,7 +116,7 @@ async fn append(
         }
     }
     drop(tx);
-    task.await.map_err(|e| FileError::internal(e.to_string()))?.map_err(FileError::from)
+    task.await.map_err(|e| ApiError::internal(e.to_string()))?.map_err(ApiError::from)
 }
 
 fn is_offset_stream(h: &HeaderMap) -> bool {
@@ -127,26 +125,29 @@ fn is_offset_stream(h: &HeaderMap) -> bool {
         .is_some_and(|v| v.trim().eq_ignore_ascii_case(OFFSET_TYPE))
 }
 
-async fn create(State(s): State<AppState>, uri: Uri, headers: HeaderMap, body: Body) -> FileResult<Response> {
-    let who = actor(&s, &headers, &uri).await?;
+async fn create(
+    State(s): State<AppState>,
+    Actor(who): Actor,
+    headers: HeaderMap,
+    body: Body,
+) -> FileResult<Response> {
     if headers.contains_key("upload-defer-length") {
-        return Err(FileError::invalid("Upload-Defer-Length is not supported; send Upload-Length"));
+        return Err(ApiError::invalid("Upload-Defer-Length is not supported; send Upload-Length"));
     }
     let length =
-        number(&headers, "upload-length")?.ok_or_else(|| FileError::invalid("Upload-Length is required"))?;
+        number(&headers, "upload-length")?.ok_or_else(|| ApiError::invalid("Upload-Length is required"))?;
     let metadata = match headers.get("upload-metadata") {
         Some(v) if v.len() > validate::MAX_METADATA_BYTES => {
-            return Err(FileError::invalid(format!(
+            return Err(ApiError::invalid(format!(
                 "Upload-Metadata is {} bytes; at most {} are allowed",
                 v.len(),
                 validate::MAX_METADATA_BYTES
             )));
         }
         Some(v) => {
-            let v = v
-                .to_str()
-                .map_err(|_| FileError::invalid("Upload-Metadata must be ASCII (base64 values)"))?;
-            validate::tus_metadata(tus_headers::parse_metadata(v).map_err(FileError::invalid)?)?
+            let v =
+                v.to_str().map_err(|_| ApiError::invalid("Upload-Metadata must be ASCII (base64 values)"))?;
+            validate::tus_metadata(tus_headers::parse_metadata(v).map_err(ApiError::invalid)?)?
         }
         None => Vec::new(),
     };
@@ -170,13 +171,7 @@ async fn create(State(s): State<AppState>, uri: Uri, headers: HeaderMap, body: B
     Ok(r)
 }
 
-async fn head(
-    State(s): State<AppState>,
-    uri: Uri,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> FileResult<Response> {
-    let who = actor(&s, &headers, &uri).await?;
+async fn head(State(s): State<AppState>, Actor(who): Actor, Path(id): Path<String>) -> FileResult<Response> {
     let files = s.files.clone();
     let rec = blocking(move || files.tus_get(&who, &id)).await?;
     let mut r = StatusCode::OK.into_response();
@@ -187,21 +182,16 @@ async fn head(
 
 async fn patch(
     State(s): State<AppState>,
-    uri: Uri,
+    Actor(who): Actor,
     headers: HeaderMap,
     Path(id): Path<String>,
     body: Body,
 ) -> FileResult<Response> {
-    let who = actor(&s, &headers, &uri).await?;
     if !is_offset_stream(&headers) {
-        return Err(FileError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "UNSUPPORTED_MEDIA_TYPE",
-            format!("Content-Type must be {OFFSET_TYPE}"),
-        ));
+        return Err(ApiError::new(Code::UnsupportedMediaType, format!("Content-Type must be {OFFSET_TYPE}")));
     }
     let offset =
-        number(&headers, "upload-offset")?.ok_or_else(|| FileError::invalid("Upload-Offset is required"))?;
+        number(&headers, "upload-offset")?.ok_or_else(|| ApiError::invalid("Upload-Offset is required"))?;
     let checksum = parse_checksum(&headers)?;
     let rec = append(&s, who, id, offset, checksum, body).await?;
     let mut r = StatusCode::NO_CONTENT.into_response();
@@ -211,59 +201,42 @@ async fn patch(
 
 async fn terminate(
     State(s): State<AppState>,
-    uri: Uri,
-    headers: HeaderMap,
+    Actor(who): Actor,
     Path(id): Path<String>,
 ) -> FileResult<StatusCode> {
-    let who = actor(&s, &headers, &uri).await?;
     let files = s.files.clone();
     blocking(move || files.tus_terminate(&who, &id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-fn collection() -> MethodRouter<AppState> {
-    any(|State(s): State<AppState>, uri: Uri, method: Method, headers: HeaderMap, body: Body| async move {
-        match method {
-            Method::OPTIONS => options(State(s)).await,
-            Method::POST => create(State(s), uri, headers, body).await.into_response(),
-            _ => FileError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "METHOD_NOT_ALLOWED",
-                "Use POST to create an upload",
-            )
-            .into_response(),
-        }
-    })
+pub fn routes() -> Vec<Route> {
+    use Access::{FileCredentials as C, Public};
+    use Method as M;
+    vec![
+        route(Public, M::OPTIONS, "/uploads", options),
+        route(C, M::POST, "/uploads", create),
+        route(Public, M::OPTIONS, "/uploads/", options),
+        route(C, M::POST, "/uploads/", create),
+        route(Public, M::OPTIONS, "/uploads/{id}", options),
+        route(C, M::HEAD, "/uploads/{id}", head),
+        route(C, M::PATCH, "/uploads/{id}", patch),
+        route(C, M::DELETE, "/uploads/{id}", terminate),
+    ]
 }
 
-fn member() -> MethodRouter<AppState> {
-    any(
-        |State(s): State<AppState>,
-         uri: Uri,
-         method: Method,
-         headers: HeaderMap,
-         Path(id): Path<String>,
-         body: Body| async move {
-            match method {
-                Method::OPTIONS => options(State(s)).await,
-                Method::HEAD => head(State(s), uri, headers, Path(id)).await.into_response(),
-                Method::PATCH => patch(State(s), uri, headers, Path(id), body).await.into_response(),
-                Method::DELETE => terminate(State(s), uri, headers, Path(id)).await.into_response(),
-                _ => FileError::new(
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    "METHOD_NOT_ALLOWED",
-                    "Use HEAD, PATCH or DELETE on an upload",
-                )
-                .into_response(),
-            }
-        },
-    )
+/// Another method on a tus path: 405 saying which ones work (in FileDB's shape, with tus headers).
+async fn method_not_allowed(uri: Uri) -> ApiError {
+    let message = if uri.path().trim_end_matches('/') == "/uploads" {
+        "Use POST to create an upload"
+    } else {
+        "Use HEAD, PATCH or DELETE on an upload"
+    };
+    ApiError::new(Code::MethodNotAllowed, message)
 }
 
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/uploads", collection())
-        .route("/uploads/", collection())
-        .route("/uploads/{id}", member())
+    // tus PATCHes stream as long as the body takes: untimed, like every tus route.
+    table::build(routes().into_iter().map(Route::untimed).collect())
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(tus_headers))
 }

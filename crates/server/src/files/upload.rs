@@ -1,11 +1,14 @@
 //! `POST /files` (multipart, streamed into the store; replies once the file is durable), `DELETE
 //! /files/:id`, and making a file public or private.
 
-use super::{ChannelReader, FileError, FileResult, actor, blocking, sanitize, validate};
+use super::actor::Actor;
+use super::common::{ChannelReader, FileResult, blocking, sanitize};
+use super::validate;
+use crate::error::ApiError;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Multipart, Path, State};
-use axum::http::{HeaderMap, Uri};
+use axum::http::HeaderMap;
 use quire_filestore::{Admission, NewFile};
 use serde_json::{Value, json};
 
@@ -19,24 +22,23 @@ fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 pub async fn upload(
     State(s): State<AppState>,
-    uri: Uri,
+    Actor(who): Actor,
     headers: HeaderMap,
     form: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> FileResult<Json<Value>> {
-    let who = actor(&s, &headers, &uri).await?;
     let mut form =
-        form.map_err(|e| FileError::invalid(format!("Expected a multipart/form-data body: {e}")))?;
+        form.map_err(|e| ApiError::invalid(format!("Expected a multipart/form-data body: {e}")))?;
     let key =
         header_str(&headers, "idempotency-key").map(str::trim).filter(|k| !k.is_empty()).map(str::to_string);
     if key.as_ref().is_some_and(|k| k.len() > 255) {
-        return Err(FileError::invalid("Idempotency-Key is longer than 255 characters"));
+        return Err(ApiError::invalid("Idempotency-Key is longer than 255 characters"));
     }
     let btl_days = match header_str(&headers, "btl-days") {
         None => None,
         Some(v) => match v.trim().parse::<i64>() {
             Ok(d) if (0..=36_500).contains(&d) => Some(d),
             _ => {
-                return Err(FileError::invalid(
+                return Err(ApiError::invalid(
                     "BTL-Days must be a whole number of days from 0 (never) to 36500",
                 ));
             }
@@ -59,7 +61,7 @@ pub async fn upload(
     };
     let mut nf = NewFile { btl_days, ..Default::default() };
     let mut staged = None;
-    while let Some(mut field) = form.next_field().await.map_err(|e| FileError::invalid(e.to_string()))? {
+    while let Some(mut field) = form.next_field().await.map_err(|e| ApiError::invalid(e.to_string()))? {
         match field.name().unwrap_or("") {
             "file" if staged.is_none() => {
                 nf.filename = field.file_name().unwrap_or("file").to_string();
@@ -84,29 +86,28 @@ pub async fn upload(
                     }
                 }
                 drop(tx);
-                let st = task.await.map_err(|e| FileError::internal(e.to_string()))??;
+                let st = task.await.map_err(|e| ApiError::internal(e.to_string()))??;
                 staged = Some(st);
             }
             "owner" => {
-                let v = field.text().await.map_err(|e| FileError::invalid(e.to_string()))?;
+                let v = field.text().await.map_err(|e| ApiError::invalid(e.to_string()))?;
                 nf.owner = Some(sanitize(&v));
             }
             "idempotency_key" => {
-                let v = field.text().await.map_err(|e| FileError::invalid(e.to_string()))?;
+                let v = field.text().await.map_err(|e| ApiError::invalid(e.to_string()))?;
                 if !valid_key(&v) {
-                    let mut e = FileError::invalid("File upload validation failed");
-                    e.context =
-                        Some(json!({"message": "idempotency_key must be 8-128 characters of [A-Za-z0-9_-]"}));
-                    return Err(e);
+                    let why = "idempotency_key must be 8-128 characters of [A-Za-z0-9_-]";
+                    return Err(ApiError::invalid("File upload validation failed")
+                        .with_context(json!({"message": why})));
                 }
             }
             _ => {
                 // Other fields (e.g. ttl_days) are ignored, as in FileDB; drain them.
-                while field.chunk().await.map_err(|e| FileError::invalid(e.to_string()))?.is_some() {}
+                while field.chunk().await.map_err(|e| ApiError::invalid(e.to_string()))?.is_some() {}
             }
         }
     }
-    let Some(staged) = staged else { return Err(FileError::invalid("No file provided")) };
+    let Some(staged) = staged else { return Err(ApiError::invalid("No file provided")) };
     let files = s.files.clone();
     let out = blocking(move || files.finish(&who, ticket, staged, nf)).await?;
     Ok(Json(json!({"file_id": out.file_id, "message": "Upload successful", "checksum": out.sha256})))
@@ -114,11 +115,9 @@ pub async fn upload(
 
 pub async fn delete(
     State(s): State<AppState>,
-    uri: Uri,
-    headers: HeaderMap,
+    Actor(who): Actor,
     Path(id): Path<String>,
 ) -> FileResult<Json<Value>> {
-    let who = actor(&s, &headers, &uri).await?;
     let files = s.files.clone();
     let fid = id.clone();
     blocking(move || files.delete(&who, &fid)).await?;
@@ -127,12 +126,10 @@ pub async fn delete(
 
 async fn set_public(
     s: AppState,
-    uri: Uri,
-    headers: HeaderMap,
+    who: quire_filestore::Actor,
     id: String,
     public: bool,
 ) -> FileResult<Json<Value>> {
-    let who = actor(&s, &headers, &uri).await?;
     let files = s.files.clone();
     let fid = id.clone();
     blocking(move || files.set_public(&who, &fid, public)).await?;
@@ -141,18 +138,16 @@ async fn set_public(
 
 pub async fn make_public(
     State(s): State<AppState>,
-    uri: Uri,
-    headers: HeaderMap,
+    Actor(who): Actor,
     Path(id): Path<String>,
 ) -> FileResult<Json<Value>> {
-    set_public(s, uri, headers, id, true).await
+    set_public(s, who, id, true).await
 }
 
 pub async fn make_private(
     State(s): State<AppState>,
-    uri: Uri,
-    headers: HeaderMap,
+    Actor(who): Actor,
     Path(id): Path<String>,
 ) -> FileResult<Json<Value>> {
-    set_public(s, uri, headers, id, false).await
+    set_public(s, who, id, false).await
 }

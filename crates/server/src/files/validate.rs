@@ -3,7 +3,8 @@
 //! And which stored types a download may show inline: only inert ones, so an uploaded HTML or SVG file
 //! can never run script on Quire's origin.
 
-use super::{FileError, FileResult};
+use super::common::FileResult;
+use crate::error::ApiError;
 
 /// FileDB's allow-list of base media types.
 const ALLOWED_TYPES: &[&str] = &[
@@ -86,7 +87,7 @@ pub fn content_type(ct: &str) -> FileResult<()> {
     }
     let base = quire_filestore::sqlite::base_type(ct);
     if !ALLOWED_TYPES.contains(&base.as_str()) {
-        return Err(FileError::invalid(format!("File type not supported: {ct}")));
+        return Err(ApiError::invalid(format!("File type not supported: {ct}")));
     }
     Ok(())
 }
@@ -100,7 +101,7 @@ pub fn tus_metadata(pairs: Vec<(String, String)>) -> FileResult<Vec<(String, Str
             match k.as_str() {
                 "filename" | "name" => filename(&v)?,
                 "filetype" | "type" | "content_type" if !v.is_empty() => content_type(&v)?,
-                "owner" => return Ok((k, super::sanitize(&v))),
+                "owner" => return Ok((k, super::common::sanitize(&v))),
                 "btl_days" | "ttl_days"
                     if !v.trim().parse::<i64>().is_ok_and(|d| (0..=36_500).contains(&d)) =>
                 {
@@ -120,10 +121,8 @@ pub fn inline_safe(ct: &str) -> bool {
     INLINE_SAFE.contains(&quire_filestore::sqlite::base_type(ct).as_str())
 }
 
-fn field_error(field: &str, message: String) -> FileError {
-    let mut e = FileError::invalid(message.clone());
-    e.context = Some(serde_json::json!({"field": field, "message": message}));
-    e
+fn field_error(field: &str, message: String) -> ApiError {
+    ApiError::invalid(message.clone()).with_context(serde_json::json!({"field": field, "message": message}))
 }
 
 #[cfg(test)]

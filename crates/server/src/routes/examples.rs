@@ -40,13 +40,13 @@ pub const EXAMPLES: &[Example] = &[
 ];
 
 /// Write the bundled examples (only when changed) and return the canonical directory.
-pub fn install(data_dir: &Path) -> std::io::Result<PathBuf> {
-    let dir = data_dir.join("examples");
+pub fn install(data_dir: &quire_stdx::DataDir) -> std::io::Result<PathBuf> {
+    let dir = data_dir.examples();
     std::fs::create_dir_all(&dir)?;
     for e in EXAMPLES {
         let p = dir.join(e.file);
         if std::fs::read(&p).ok().as_deref() != Some(e.text.as_bytes()) {
-            quire_notebook::fsx::write_atomic(&p, e.text.as_bytes())?;
+            quire_stdx::fs::write_atomic(&p, e.text.as_bytes())?;
         }
     }
     dir.canonicalize()

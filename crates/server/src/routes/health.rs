@@ -29,14 +29,14 @@ pub async fn health(State(s): State<AppState>) -> (StatusCode, Json<Value>) {
     };
     // Short of disk, writes (npm installs, uploads, notebooks) start to fail: say so before they do.
     let low = s.config.disk_low_bytes;
-    let free = disk_free(&s.config.data_dir);
+    let free = disk_free(s.config.data_dir.root());
     let disk = match free {
         Some(f) if f >= low => "ok",
         Some(_) => "degraded",
         None => "unknown",
     };
     let (workers, worker_details) = s.workers.report();
-    let language = if !s.config.language_service { "disabled" } else { "ok" };
+    let language = if !s.config.language.enabled { "disabled" } else { "ok" };
     // Cells confined by Landlock, or not (an old kernel, or started without the supervisor).
     let sandbox = if s.sandbox == quire_runtime::sandbox::Status::Enforced { "ok" } else { "degraded" };
     // (An unconfined sandbox is reported as a component, not as the service's health: it still serves.)
@@ -45,11 +45,20 @@ pub async fn health(State(s): State<AppState>) -> (StatusCode, Json<Value>) {
     } else {
         status
     };
+    // Public: the provider and its breaker's state, never its URL.
+    let breakers: Vec<Value> = s
+        .ai
+        .reliability()
+        .breakers()
+        .into_iter()
+        .map(|b| json!({"provider": b.provider, "state": b.state, "consecutiveFailures": b.consecutive_failures, "retryInMs": b.retry_in_ms}))
+        .collect();
+    let ai = if breakers.iter().any(|b| b["state"] != "closed") { "degraded" } else { "ok" };
     let code = if db_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     let body = json!({
         "status": status,
         "version": env!("CARGO_PKG_VERSION"),
-        "timestamp": quire_notebook::now_ms(),
+        "timestamp": quire_stdx::now_ms(),
         "ready": ready,
         // FileDB's vocabulary; Quire has no Redis, so "unknown" (clarification 13).
         "services": {"database": if db_ok && files_ok { "connected" } else { "disconnected" }, "redis": "unknown"},
@@ -62,11 +71,13 @@ pub async fn health(State(s): State<AppState>) -> (StatusCode, Json<Value>) {
             "languageServices": language,
             "workers": workers,
             "sandbox": sandbox,
+            "ai": ai,
         },
+        "ai": {"breakers": breakers},
         "sandbox": {"landlock": s.sandbox},
         "disk": {"freeBytes": free, "lowBytes": low},
         "runtime": {"nodeHosts": s.runtime.hosts(), "activeRuns": s.runtime.active_runs()},
-        "languageServices": {"enabled": s.config.language_service, "running": s.tsls.running()},
+        "languageServices": {"enabled": s.config.language.enabled, "running": s.tsls.running()},
         "workers": worker_details,
         "notebooks": {"loaded": s.store.list().len(), "failed": failed},
     });

@@ -1,6 +1,6 @@
 //! `POST /api/import`: from `{path}` (allowed roots only), `{url}` (http(s), size and time limits) or `{text}`.
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Code};
 use crate::extract::JsonBody;
 use crate::routes::examples;
 use crate::routes::notebooks::blocking;
@@ -8,7 +8,6 @@ use crate::state::AppState;
 use crate::wire;
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
 use futures_util::StreamExt;
 use quire_notebook::{Handle, lock};
 use serde::Deserialize;
@@ -30,11 +29,7 @@ pub async fn import(State(s): State<AppState>, JsonBody(b): JsonBody<ImportBody>
     } else if let Some(text) = b.text {
         import_text(&s, text).await?
     } else {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_payload",
-            "One of path, url or text is required",
-        ));
+        return Err(ApiError::new(Code::InvalidPayload, "One of path, url or text is required"));
     };
     let nb = lock(&handle);
     Ok(wire::ok(json!({"dir": nb.dir, "id": nb.id})))
@@ -47,7 +42,7 @@ async fn import_text(s: &AppState, text: String) -> ApiResult<Handle> {
 
 async fn import_path(s: &AppState, path: String) -> ApiResult<Handle> {
     if !path.ends_with(".src.md") {
-        return Err(ApiError::bad_request("invalid_path", "Importing only works with .src.md files"));
+        return Err(ApiError::new(Code::InvalidPath, "Importing only works with .src.md files"));
     }
     let file = quire_notebook::contain(&path, &s.import_roots)?;
     // The stock client imports a bundled example by its path: reuse its fixed-id notebook.
@@ -61,7 +56,7 @@ async fn import_path(s: &AppState, path: String) -> ApiResult<Handle> {
     blocking(move || {
         let meta = std::fs::metadata(&file).map_err(quire_notebook::NotebookError::from)?;
         if !meta.is_file() {
-            return Err(ApiError::bad_request("invalid_path", "Not a regular file"));
+            return Err(ApiError::new(Code::InvalidPath, "Not a regular file"));
         }
         if meta.len() as usize > s.config.max_body_bytes {
             return Err(too_large(s.config.max_body_bytes));
@@ -73,27 +68,19 @@ async fn import_path(s: &AppState, path: String) -> ApiResult<Handle> {
 }
 
 fn too_large(limit: usize) -> ApiError {
-    ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "payload_too_large",
-        format!("The document is larger than {limit} bytes"),
-    )
+    ApiError::new(Code::PayloadTooLarge, format!("The document is larger than {limit} bytes"))
 }
 
 fn fetch_error(url: &str, detail: impl std::fmt::Display) -> ApiError {
-    ApiError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "import_fetch_failed",
-        format!("Error requesting {url}: {detail}"),
-    )
+    ApiError::new(Code::ImportFetchFailed, format!("Error requesting {url}: {detail}"))
 }
 
 /// Fetch a document over http(s) only, stopping at the size limit; the client's timeout bounds time.
 async fn fetch(s: &AppState, url: &str) -> ApiResult<String> {
     let parsed =
-        reqwest::Url::parse(url).map_err(|e| ApiError::bad_request("invalid_url", format!("{url}: {e}")))?;
+        reqwest::Url::parse(url).map_err(|e| ApiError::new(Code::InvalidUrl, format!("{url}: {e}")))?;
     if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(ApiError::bad_request("invalid_url", "Only http and https URLs can be imported"));
+        return Err(ApiError::new(Code::InvalidUrl, "Only http and https URLs can be imported"));
     }
     let limit = s.config.url_import_max_bytes;
     let resp = s.http.get(parsed).send().await.map_err(|e| fetch_error(url, e))?;

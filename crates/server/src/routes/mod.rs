@@ -1,22 +1,24 @@
 //! The route table: `/api/*` (Srcbook-compatible), `/websocket`, `/health`, `/ready`, SPA pages.
 
+mod ai;
 pub mod examples;
-mod health;
+pub mod health;
 mod import;
+mod mcp_client;
 pub mod notebooks;
 mod settings;
+pub mod table;
 mod ui;
 
-pub use health::disk_free;
 pub use ui::serve_from_dir as serve_ui_from;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use table::{Access, Route, RouteInfo, route};
 
 async fn not_implemented(uri: Uri) -> ApiError {
     ApiError::not_implemented(uri.path())
@@ -24,11 +26,7 @@ async fn not_implemented(uri: Uri) -> ApiError {
 
 /// Third-party forwards (feedback, newsletter) are deliberately not done: Quire sends nothing off-machine.
 async fn not_forwarded() -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_IMPLEMENTED,
-        "not_supported",
-        "Quire does not forward data to third parties",
-    )
+    ApiError::new(Code::NotSupported, "Quire does not forward data to third parties")
 }
 
 /// A not-ready server answers API calls with 503 instead of an empty list.
@@ -40,64 +38,97 @@ async fn require_ready(
     if s.is_ready() {
         next.run(req).await
     } else {
-        let mut resp = ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "not_ready",
-            "Quire is starting; try again shortly",
-        )
-        .into_response();
-        resp.headers_mut().insert("retry-after", axum::http::HeaderValue::from_static("1"));
-        resp
+        // A 503 carries `Retry-After: 1`.
+        ApiError::new(Code::NotReady, "Quire is starting; try again shortly").into_response()
     }
 }
 
+/// The Srcbook-compatible API, under `/api` (all need the server token).
+fn api_routes() -> Vec<Route> {
+    use Access::Token as T;
+    use Method as M;
+    vec![
+        route(T, M::POST, "/file", notebooks::file),
+        route(T, M::GET, "/examples", examples::list),
+        route(T, M::POST, "/srcbooks", notebooks::create),
+        route(T, M::DELETE, "/srcbooks/{id}", notebooks::delete),
+        route(T, M::POST, "/import", import::import),
+        route(T, M::POST, "/sessions", notebooks::open_session),
+        route(T, M::GET, "/sessions", notebooks::list_sessions),
+        route(T, M::GET, "/sessions/{id}", notebooks::get_session),
+        route(T, M::GET, "/sessions/{id}/export-text", notebooks::export_text),
+        route(T, M::POST, "/sessions/{id}/approve", notebooks::approve),
+        route(T, M::POST, "/sessions/{id}/files", crate::files::attach::attach),
+        route(T, M::PUT, "/sessions/{id}/secrets/{name}", notebooks::link_secret),
+        route(T, M::DELETE, "/sessions/{id}/secrets/{name}", notebooks::unlink_secret),
+        route(T, M::GET, "/settings", settings::get),
+        route(T, M::POST, "/settings", settings::update),
+        route(T, M::GET, "/audit", crate::audit::list),
+        route(T, M::GET, "/admin/stats", crate::dashboard::stats),
+        route(T, M::GET, "/secrets", settings::list_secrets),
+        route(T, M::POST, "/secrets", settings::upsert_secret),
+        route(T, M::POST, "/secrets/{name}", settings::rename_secret),
+        route(T, M::DELETE, "/secrets/{name}", settings::delete_secret),
+        route(T, M::POST, "/generate", ai::generate).untimed(),
+        route(T, M::POST, "/sessions/{id}/generate_cells", ai::generate_cells).untimed(),
+        route(T, M::GET, "/ai/healthcheck", ai::healthcheck).untimed(),
+        route(T, M::GET, "/ai/models", ai::models),
+        route(T, M::GET, "/mcp/servers", mcp_client::list),
+        route(T, M::PUT, "/mcp/servers/{name}", mcp_client::upsert),
+        route(T, M::DELETE, "/mcp/servers/{name}", mcp_client::remove),
+        route(T, M::POST, "/mcp/servers/{name}/reconnect", mcp_client::reconnect).untimed(),
+        route(T, M::POST, "/mcp/config", mcp_client::paste),
+        route(T, M::POST, "/mcp/servers/{name}/tools/{tool}/call", mcp_client::call).untimed(),
+        route(T, M::GET, "/mcp/approvals", mcp_client::approvals),
+        route(T, M::POST, "/mcp/approvals/{id}", mcp_client::answer),
+        route(T, M::DELETE, "/mcp/rules", mcp_client::remove_rule),
+        route(T, M::GET, "/npm/search", not_implemented),
+        route(T, M::POST, "/feedback", not_forwarded),
+        route(T, M::POST, "/subscribe", not_forwarded),
+    ]
+}
+
 fn api(state: AppState) -> Router<AppState> {
-    Router::new()
-        .route("/file", post(notebooks::file))
-        .route("/examples", get(examples::list))
-        .route("/srcbooks", post(notebooks::create))
-        .route("/srcbooks/{id}", axum::routing::delete(notebooks::delete))
-        .route("/import", post(import::import))
-        .route("/sessions", post(notebooks::open_session).get(notebooks::list_sessions))
-        .route("/sessions/{id}", get(notebooks::get_session))
-        .route("/sessions/{id}/export-text", get(notebooks::export_text))
-        .route("/sessions/{id}/approve", post(notebooks::approve))
-        .route("/sessions/{id}/files", post(crate::files::attach::attach))
-        .route("/sessions/{id}/secrets/{name}", put(notebooks::link_secret).delete(notebooks::unlink_secret))
-        .route("/settings", get(settings::get).post(settings::update))
-        .route("/audit", get(crate::audit::list))
-        .route("/admin/stats", get(crate::dashboard::stats))
-        .route("/secrets", get(settings::list_secrets).post(settings::upsert_secret))
-        .route("/secrets/{name}", post(settings::rename_secret).delete(settings::delete_secret))
-        .route("/generate", post(not_implemented))
-        .route("/sessions/{id}/generate_cells", post(not_implemented))
-        .route("/ai/healthcheck", get(not_implemented))
-        .route("/npm/search", get(not_implemented))
-        .route("/feedback", post(not_forwarded))
-        .route("/subscribe", post(not_forwarded))
+    table::build(api_routes())
         .fallback(|method: Method, uri: Uri| async move {
             ApiError::not_found(format!("No route for {method} {}", uri.path()))
         })
         .method_not_allowed_fallback(|method: Method, uri: Uri| async move {
-            ApiError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                format!("{method} is not allowed on {}", uri.path()),
-            )
+            ApiError::new(Code::MethodNotAllowed, format!("{method} is not allowed on {}", uri.path()))
         })
         .layer(axum::middleware::from_fn_with_state(state, require_ready))
+}
+
+/// Health, metrics, the WebSocket and the UI shell.
+fn root_routes() -> Vec<Route> {
+    use Access::{Public, Token};
+    use Method as M;
+    vec![
+        route(Public, M::GET, "/health", health::health),
+        route(Public, M::GET, "/ready", health::ready),
+        route(Token, M::GET, "/metrics", crate::metrics::render),
+        route(Token, M::GET, "/websocket", crate::ws::upgrade).untimed(),
+        route(Token, M::GET, "/websocket/", crate::ws::upgrade).untimed(),
+        route(Token, M::GET, "/mcp", crate::mcp::handle).untimed(),
+        route(Token, M::POST, "/mcp", crate::mcp::handle).untimed(),
+        route(Token, M::DELETE, "/mcp", crate::mcp::handle),
+        route(Public, M::GET, "/", |headers: HeaderMap| async move { ui::index(&headers) }),
+    ]
+}
+
+/// Every route the server answers, as `router` builds it (SPA pages and fallbacks aside).
+pub fn route_list() -> Vec<RouteInfo> {
+    table::info("/api", api_routes())
+        .chain(table::info("", root_routes()))
+        .chain(crate::files::route_list())
+        .collect()
 }
 
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .nest("/api", api(state.clone()))
-        .route("/health", get(health::health))
-        .route("/ready", get(health::ready))
-        .route("/metrics", get(crate::metrics::render))
+        .merge(table::build(root_routes()))
         .merge(crate::files::router(state.clone()))
-        .route("/websocket", get(crate::ws::upgrade))
-        .route("/websocket/", get(crate::ws::upgrade))
-        .route("/", get(|headers: HeaderMap| async move { ui::index(&headers) }))
         .fallback(|method: Method, uri: Uri, headers: HeaderMap| async move {
             let api = uri.path() == "/api" || uri.path().starts_with("/api/");
             if (method == Method::GET || method == Method::HEAD) && !api {

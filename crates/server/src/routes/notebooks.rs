@@ -1,6 +1,6 @@
 //! Notebook routes: create, delete, sessions (open/list/get/export), secret links, `/file`.
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Code};
 use crate::extract::JsonBody;
 use crate::state::AppState;
 use crate::wire;
@@ -8,7 +8,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use quire_notebook::{Handle, lock, now_ms};
+use quire_notebook::{Handle, lock};
+use quire_stdx::now_ms;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use srcmd::Language;
@@ -29,15 +30,15 @@ pub async fn create(State(s): State<AppState>, JsonBody(b): JsonBody<CreateBody>
     let s2 = s.clone();
     let handle = blocking(move || Ok(s2.store.create(&b.name, b.language)?)).await?;
     let id = lock(&handle).id.clone();
-    crate::stamps::approve(&s, &id, &handle);
+    s.notebooks.approve(&id)?;
     let nb = lock(&handle);
     Ok(wire::ok(json!({"name": name, "path": nb.dir, "id": nb.id})))
 }
 
 pub async fn delete(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     s.store.get(&id)?;
-    // Stop its runs and host first: they run inside the directory about to go.
-    s.runtime.forget(&id).await;
+    // Stop its runs, host and tsserver first: they run inside the directory about to go.
+    s.notebooks.forget(&id).await;
     let s2 = s.clone();
     let id2 = id.clone();
     blocking(move || {
@@ -47,7 +48,6 @@ pub async fn delete(State(s): State<AppState>, Path(id): Path<String>) -> ApiRes
     })
     .await?;
     s.hub.forget_topic(&id);
-    crate::ws::tsserver::notebook_deleted(&s, &id).await;
     Ok(Json(json!({"error": false, "deleted": true})))
 }
 
@@ -78,7 +78,7 @@ pub async fn list_sessions(State(s): State<AppState>) -> Json<Value> {
 pub async fn get_session(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     let handle = s.store.get(&id)?;
     let mut nb = lock(&handle);
-    nb.opened_at = now_ms();
+    nb.opened_at = now_ms() as u64;
     Ok(wire::ok(wire::session(&nb)))
 }
 
@@ -88,29 +88,10 @@ pub async fn export_text(State(s): State<AppState>, Path(id): Path<String>) -> A
     Ok(([(header::CONTENT_TYPE, "text/markdown; charset=utf-8")], text))
 }
 
-/// Rewrite a notebook's env.d.ts with the names of every secret now linked to it.
-pub fn rewrite_env_types(s: &AppState, id: &str, handle: &Handle) -> ApiResult<()> {
-    let names: Vec<String> = s.db.notebook_secrets(id)?.into_iter().map(|(n, _)| n).collect();
-    lock(handle).write_env_types(&names)?;
-    Ok(())
-}
-
-/// Link or unlink a secret, then rewrite env.d.ts with every linked name.
+/// Link or unlink a secret (the service rewrites env.d.ts with every linked name).
 async fn set_link(s: AppState, id: String, name: String, link: bool) -> ApiResult<StatusCode> {
-    quire_notebook::check_secret_name(&name)?;
-    let handle = s.store.get(&id)?;
-    blocking(move || {
-        if link {
-            s.db.link_secret(&name, &id)?;
-            // Linking a secret to the notebook on screen approves its content.
-            crate::stamps::approve(&s, &id, &handle);
-        } else {
-            s.db.unlink_secret(&name, &id)?;
-        }
-        rewrite_env_types(&s, &id, &handle)?;
-        Ok(StatusCode::NO_CONTENT)
-    })
-    .await
+    s.notebooks.link_secret(&id, &name, link).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn link_secret(
@@ -137,8 +118,7 @@ pub struct FileBody {
 pub async fn file(State(s): State<AppState>, JsonBody(b): JsonBody<FileBody>) -> ApiResult<Json<Value>> {
     let root = s.store.root().to_path_buf();
     let path = quire_notebook::contain(&b.file, std::slice::from_ref(&root))?;
-    let rel =
-        path.strip_prefix(&root).map_err(|_| ApiError::bad_request("invalid_path", "outside notebooks"))?;
+    let rel = path.strip_prefix(&root).map_err(|_| ApiError::new(Code::InvalidPath, "outside notebooks"))?;
     let mut parts = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned());
     let id = parts.next().unwrap_or_default();
     s.store.get(&id)?;
@@ -150,7 +130,7 @@ pub async fn file(State(s): State<AppState>, JsonBody(b): JsonBody<FileBody>) ->
     let typed =
         [".d.ts", ".d.mts", ".d.cts", ".ts", ".js", ".mjs", ".cjs"].iter().any(|e| basename.ends_with(e));
     if !typed {
-        return Err(ApiError::bad_request("invalid_path", "Only source and typings files can be read"));
+        return Err(ApiError::new(Code::InvalidPath, "Only source and typings files can be read"));
     }
     let content =
         blocking(move || Ok(std::fs::read_to_string(&path).map_err(quire_notebook::NotebookError::from)?))
@@ -161,12 +141,7 @@ pub async fn file(State(s): State<AppState>, JsonBody(b): JsonBody<FileBody>) ->
 /// `POST /api/sessions/:id/approve`: the user trusts the notebook's current content, so its secret
 /// links are honoured again (a notebook changed outside Quire loses its stamp).
 pub async fn approve(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    let handle = s.store.get(&id)?;
     let s2 = s.clone();
-    blocking(move || {
-        crate::stamps::approve(&s2, &id, &handle);
-        Ok(())
-    })
-    .await?;
+    blocking(move || Ok(s2.notebooks.approve(&id)?)).await?;
     Ok(wire::ok(json!({"approved": true})))
 }

@@ -1,14 +1,13 @@
 //! `GET/POST /api/settings` (known keys only; keys never returned in clear) and secrets CRUD
 //! (values never returned in clear; renames keep notebook links).
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Code};
 use crate::extract::JsonBody;
-use crate::routes::notebooks::{blocking, rewrite_env_types};
+use crate::routes::notebooks::blocking;
 use crate::state::AppState;
 use crate::wire;
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use quire_notebook::{Secret, check_secret_name};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -35,13 +34,17 @@ fn config(s: &AppState) -> ApiResult<Value> {
         out.insert((*k).into(), if set { json!(MASK) } else { Value::Null });
     }
     out.insert("enabledAnalytics".into(), stored.get("enabledAnalytics").cloned().unwrap_or(json!(false)));
-    let check_js = crate::ws::tsserver::CHECK_JS_SETTING;
+    let check_js = quire_service::CHECK_JS_SETTING;
     out.insert(check_js.into(), stored.get(check_js).cloned().unwrap_or(json!(false)));
     out.insert("installId".into(), stored.get("installId").cloned().unwrap_or(Value::Null));
     out.insert("aiProvider".into(), stored.get("aiProvider").cloned().unwrap_or(json!("openai")));
     for k in &TEXT_SETTINGS[1..] {
         out.insert((*k).into(), stored.get(*k).cloned().unwrap_or(Value::Null));
     }
+    let format = quire_assist::WIRE_FORMAT_SETTING;
+    out.insert(format.into(), stored.get(format).cloned().unwrap_or(json!("chat_completions")));
+    let resolved = quire_assist::RESOLVED_SETTING;
+    out.insert(resolved.into(), stored.get(resolved).cloned().unwrap_or(Value::Null));
     Ok(Value::Object(out))
 }
 
@@ -50,7 +53,7 @@ pub async fn get(State(s): State<AppState>) -> ApiResult<Json<Value>> {
 }
 
 fn invalid(key: &str, why: &str) -> ApiError {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_setting", format!("Setting '{key}': {why}"))
+    ApiError::new(Code::InvalidSetting, format!("Setting '{key}': {why}"))
 }
 
 /// Validate a partial config into a patch: unknown and read-only keys are refused, types checked.
@@ -61,8 +64,11 @@ fn patch_from(body: Map<String, Value>) -> ApiResult<BTreeMap<String, Value>> {
         let ok = match k {
             "defaultLanguage" => matches!(v.as_str(), Some("javascript" | "typescript")),
             "enabledAnalytics" => v.is_boolean(),
-            crate::ws::tsserver::CHECK_JS_SETTING => v.is_boolean(),
+            quire_service::CHECK_JS_SETTING => v.is_boolean(),
             "aiProvider" => v.as_str().is_some_and(|p| AI_PROVIDERS.contains(&p)),
+            quire_assist::WIRE_FORMAT_SETTING => {
+                v.as_str().is_some_and(|f| quire_assist::WIRE_FORMATS.contains(&f))
+            }
             _ if KEY_SETTINGS.contains(&k) => {
                 // The stock client may post back the mask it was shown: that means "unchanged".
                 if v.as_str() == Some(MASK) {
@@ -71,8 +77,10 @@ fn patch_from(body: Map<String, Value>) -> ApiResult<BTreeMap<String, Value>> {
                 v.is_null() || v.is_string()
             }
             _ if TEXT_SETTINGS.contains(&k) => v.is_null() || v.is_string(),
-            "baseDir" | "installId" => return Err(invalid(k, "is read-only")),
-            _ => return Err(ApiError::bad_request("unknown_setting", format!("Unknown setting '{k}'"))),
+            "baseDir" | "installId" | quire_assist::RESOLVED_SETTING => {
+                return Err(invalid(k, "is read-only"));
+            }
+            _ => return Err(ApiError::new(Code::UnknownSetting, format!("Unknown setting '{k}'"))),
         };
         if !ok {
             return Err(invalid(k, "has an invalid value"));
@@ -102,11 +110,7 @@ fn secret_json(sec: &Secret) -> Value {
 
 /// Rewrite env.d.ts of every notebook linked to any of these secrets (names may have changed).
 fn refresh_env_types(s: &AppState, notebook_ids: &[String]) -> ApiResult<()> {
-    for id in notebook_ids {
-        let Ok(handle) = s.store.get(id) else { continue };
-        rewrite_env_types(s, id, &handle)?;
-    }
-    Ok(())
+    Ok(s.notebooks.refresh_env_types(notebook_ids)?)
 }
 
 pub async fn list_secrets(State(s): State<AppState>) -> ApiResult<Json<Value>> {
@@ -167,9 +171,12 @@ mod tests {
     fn patch_rules() {
         let m = |v: Value| v.as_object().unwrap().clone();
         assert!(patch_from(m(json!({"aiModel": "x", "openaiKey": "sk"}))).is_ok());
-        assert_eq!(patch_from(m(json!({"bogus": 1}))).unwrap_err().code, "unknown_setting");
-        assert_eq!(patch_from(m(json!({"baseDir": "/"}))).unwrap_err().code, "invalid_setting");
-        assert_eq!(patch_from(m(json!({"defaultLanguage": "python"}))).unwrap_err().code, "invalid_setting");
+        assert_eq!(patch_from(m(json!({"bogus": 1}))).unwrap_err().code.as_str(), "unknown_setting");
+        assert_eq!(patch_from(m(json!({"baseDir": "/"}))).unwrap_err().code.as_str(), "invalid_setting");
+        assert_eq!(
+            patch_from(m(json!({"defaultLanguage": "python"}))).unwrap_err().code.as_str(),
+            "invalid_setting"
+        );
         assert!(patch_from(m(json!({"openaiKey": MASK}))).unwrap().is_empty());
     }
 }

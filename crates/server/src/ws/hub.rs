@@ -1,5 +1,7 @@
 //! Topic registry: which connections subscribed to which notebook, and bounded fan-out to them.
+//! Capabilities decide here, in one place, which events a connection gets.
 
+use super::messages::{ServerEvent, topic};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -19,11 +21,23 @@ pub struct Peer {
 
 impl Peer {
     pub fn has_cap(&self, cap: &str) -> bool {
-        self.caps.read().unwrap_or_else(|p| p.into_inner()).contains(cap)
+        quire_stdx::read(&self.caps).contains(cap)
+    }
+
+    fn wants(&self, event: &ServerEvent) -> bool {
+        let needs = event.needs();
+        needs.is_empty() || needs.iter().any(|c| self.has_cap(c))
+    }
+
+    /// Send `event` on `topic` if this connection takes it.
+    pub fn deliver(&self, topic: &str, event: &ServerEvent) {
+        if self.wants(event) {
+            self.send(event.frame(topic));
+        }
     }
 
     /// Queue a frame; on overflow the connection is told to close.
-    pub fn send(&self, frame: String) -> bool {
+    fn send(&self, frame: String) -> bool {
         match self.tx.try_send(frame) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
@@ -36,12 +50,10 @@ impl Peer {
     }
 }
 
-/// Who gets a broadcast.
-pub enum Audience<'a> {
+/// Who gets a broadcast (of those whose capabilities take the event).
+pub enum Audience {
     All,
     AllExcept(ConnId),
-    /// Only connections that announced this capability in `subscribe` (new event names).
-    WithCap(&'a str),
 }
 
 #[derive(Default)]
@@ -52,22 +64,18 @@ pub struct Hub {
     topics: RwLock<HashMap<String, HashMap<ConnId, Peer>>>,
 }
 
-pub fn frame(topic: &str, event: &str, payload: &serde_json::Value) -> String {
-    serde_json::json!([topic, event, payload]).to_string()
-}
-
 impl Hub {
     pub fn next_conn_id(&self) -> ConnId {
         self.next.fetch_add(1, Ordering::Relaxed) + 1
     }
 
     pub fn subscribe(&self, notebook_id: &str, peer: Peer) {
-        let mut t = self.topics.write().unwrap_or_else(|p| p.into_inner());
+        let mut t = quire_stdx::write(&self.topics);
         t.entry(notebook_id.to_string()).or_default().insert(peer.id, peer);
     }
 
     pub fn unsubscribe(&self, notebook_id: &str, conn: ConnId) {
-        let mut t = self.topics.write().unwrap_or_else(|p| p.into_inner());
+        let mut t = quire_stdx::write(&self.topics);
         if let Some(m) = t.get_mut(notebook_id) {
             m.remove(&conn);
             if m.is_empty() {
@@ -79,7 +87,7 @@ impl Hub {
     /// Server shutdown: tell every connection to close (they hear 1001 "going away").
     pub fn close_all(&self) {
         self.going_away.store(true, Ordering::Release);
-        let t = self.topics.read().unwrap_or_else(|p| p.into_inner());
+        let t = quire_stdx::read(&self.topics);
         for peer in t.values().flat_map(|m| m.values()) {
             peer.kill.notify_one();
         }
@@ -87,35 +95,64 @@ impl Hub {
 
     /// Drop a notebook's subscribers (the notebook was deleted).
     pub fn forget_topic(&self, notebook_id: &str) {
-        self.topics.write().unwrap_or_else(|p| p.into_inner()).remove(notebook_id);
+        quire_stdx::write(&self.topics).remove(notebook_id);
     }
 
     /// One subscriber of a notebook (replies meant for a single connection).
     pub fn peer(&self, notebook_id: &str, conn: ConnId) -> Option<Peer> {
-        self.topics.read().unwrap_or_else(|p| p.into_inner()).get(notebook_id)?.get(&conn).cloned()
+        quire_stdx::read(&self.topics).get(notebook_id)?.get(&conn).cloned()
     }
 
     pub fn subscriber_count(&self, notebook_id: &str) -> usize {
-        self.topics.read().unwrap_or_else(|p| p.into_inner()).get(notebook_id).map_or(0, |m| m.len())
+        quire_stdx::read(&self.topics).get(notebook_id).map_or(0, |m| m.len())
     }
 
-    pub fn broadcast(&self, notebook_id: &str, event: &str, payload: &serde_json::Value, to: Audience<'_>) {
+    /// Is there a connection with `cap` (on `notebook_id`, or anywhere for `None`)?
+    pub fn any_with_cap(&self, notebook_id: Option<&str>, cap: &str) -> bool {
+        let t = quire_stdx::read(&self.topics);
+        match notebook_id {
+            Some(nb) => t.get(nb).is_some_and(|m| m.values().any(|p| p.has_cap(cap))),
+            None => t.values().flat_map(|m| m.values()).any(|p| p.has_cap(cap)),
+        }
+    }
+
+    /// Send to every connection once (on the first topic it subscribed to), for events that belong to
+    /// no notebook.
+    pub fn broadcast_everywhere(&self, event: &ServerEvent) {
+        let peers: Vec<(String, Peer)> = {
+            let t = quire_stdx::read(&self.topics);
+            let mut seen = HashSet::new();
+            let mut out = Vec::new();
+            for (nb, m) in t.iter() {
+                for p in m.values().filter(|p| seen.insert(p.id)) {
+                    out.push((nb.clone(), p.clone()));
+                }
+            }
+            out
+        };
+        for (nb, p) in peers {
+            p.deliver(&topic(&nb), event);
+        }
+    }
+
+    pub fn broadcast(&self, notebook_id: &str, event: &ServerEvent, to: Audience) {
         let peers: Vec<Peer> = {
-            let t = self.topics.read().unwrap_or_else(|p| p.into_inner());
+            let t = quire_stdx::read(&self.topics);
             let Some(m) = t.get(notebook_id) else { return };
             m.values()
                 .filter(|p| match to {
                     Audience::All => true,
                     Audience::AllExcept(id) => p.id != id,
-                    Audience::WithCap(cap) => p.has_cap(cap),
                 })
+                .filter(|p| p.wants(event))
                 .cloned()
                 .collect()
         };
         if peers.is_empty() {
             return;
         }
-        let text = frame(&format!("session:{notebook_id}"), event, payload);
+        // Serialised once for every receiver.
+        let text = event.frame(&topic(notebook_id));
         for p in peers {
             p.send(text.clone());
         }

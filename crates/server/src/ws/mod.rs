@@ -1,13 +1,14 @@
 //! The `/websocket` endpoint: upgrade (auth and Origin already checked by `auth::guard`), one reader
 //! loop and one writer task per connection, a bounded send queue between them.
 
+mod ai;
 mod handlers;
 pub mod hub;
-pub mod protocol;
-mod run;
+pub mod messages;
+pub mod publish;
 pub mod tsserver;
 
-pub use handlers::parse_client_message;
+pub use messages::parse_client_message;
 
 use crate::state::AppState;
 use axum::extract::State;
@@ -18,6 +19,7 @@ use hub::Peer;
 use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
 use tokio::sync::{Notify, mpsc};
+use tracing::Instrument;
 
 /// Frames queued for one connection before it counts as too slow and is closed.
 const SEND_QUEUE: usize = 4096;
@@ -28,18 +30,16 @@ const CLOSE_GOING_AWAY: u16 = 1001;
 
 pub async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
     let limit = state.config.max_ws_message_bytes;
-    ws.max_message_size(limit).max_frame_size(limit).on_upgrade(move |socket| run(state, socket))
+    let id = state.hub.next_conn_id();
+    ws.max_message_size(limit).max_frame_size(limit).on_upgrade(move |socket| {
+        run(state, socket, id).instrument(tracing::info_span!("websocket", conn = id))
+    })
 }
 
-async fn run(state: AppState, socket: WebSocket) {
+async fn run(state: AppState, socket: WebSocket, id: hub::ConnId) {
     let (mut sink, mut stream) = socket.split();
     let (tx, mut rx) = mpsc::channel::<String>(SEND_QUEUE);
-    let peer = Peer {
-        id: state.hub.next_conn_id(),
-        tx,
-        caps: Arc::new(RwLock::new(HashSet::new())),
-        kill: Arc::new(Notify::new()),
-    };
+    let peer = Peer { id, tx, caps: Arc::new(RwLock::new(HashSet::new())), kill: Arc::new(Notify::new()) };
     tracing::debug!(conn = peer.id, "websocket connected");
     metrics::gauge!("ws_connections").increment(1.0);
     state.live.ws_opened();

@@ -5,6 +5,7 @@ use quire_server::Config;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
@@ -15,6 +16,8 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 pub const TOKEN: &str = "test-token-0123456789abcdef";
 
 pub struct TestServer {
+    /// The cell runner when it is the fake one (no Node process).
+    pub fake: Option<Arc<quire_server::FakeRunner>>,
     pub addr: SocketAddr,
     pub data_dir: PathBuf,
     _tmp: Option<tempfile::TempDir>,
@@ -23,21 +26,34 @@ pub struct TestServer {
     pub http: reqwest::Client,
 }
 
+/// The test defaults: a temp dir, no language service (only tsserver.rs starts tsservers and
+/// installs TypeScript), no disk threshold (test machines can be short of disk).
+fn test_config() -> (Config, tempfile::TempDir) {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = Config::new(tmp.path().to_path_buf(), TOKEN.into());
+    config.language.enabled = false;
+    config.disk_low_bytes = 0;
+    (config, tmp)
+}
+
 impl TestServer {
+    /// A server whose cells run on the fake runner: no Node process starts.
     pub async fn start() -> Self {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().to_path_buf();
-        let mut config = Config::new(dir, TOKEN.into());
-        // Only the language-service tests (tsserver.rs) start tsservers and install TypeScript.
-        config.language_service = false;
-        // Test machines can be short of disk; tests that check disk health set their own threshold.
-        config.disk_low_bytes = 0;
+        let (config, tmp) = test_config();
         let mut s = Self::start_with(config).await;
         s._tmp = Some(tmp);
         s
     }
 
-    /// A server in a temp dir with `configure` applied to the default config.
+    /// A server that runs cells on real Node hosts.
+    pub async fn start_node() -> Self {
+        let (config, tmp) = test_config();
+        let mut s = Self::start_with_node(config).await;
+        s._tmp = Some(tmp);
+        s
+    }
+
+    /// A server in a temp dir with `configure` applied to the default config (fake runner).
     pub async fn start_configured(configure: impl FnOnce(&mut Config)) -> Self {
         let tmp = tempfile::tempdir().unwrap();
         let mut config = Config::new(tmp.path().to_path_buf(), TOKEN.into());
@@ -48,12 +64,47 @@ impl TestServer {
     }
 
     pub async fn start_with(config: Config) -> Self {
+        let fake = Arc::new(quire_server::FakeRunner::default());
+        Self::launch(config, Some(fake)).await
+    }
+
+    pub async fn start_with_node(config: Config) -> Self {
+        Self::launch(config, None).await
+    }
+
+    /// `start_with_node`, keeping `tmp` (the config's data dir) alive as long as the server.
+    pub async fn start_with_node_in(config: Config, tmp: tempfile::TempDir) -> Self {
+        let mut s = Self::launch(config, None).await;
+        s._tmp = Some(tmp);
+        s
+    }
+
+    /// Node processes started by this server (host, workers, tsserver), found by their working
+    /// directory inside its data dir.
+    pub fn node_processes(&self) -> usize {
+        let Ok(procs) = std::fs::read_dir("/proc") else { return 0 };
+        procs
+            .flatten()
+            .filter(|p| p.file_name().to_string_lossy().bytes().all(|b| b.is_ascii_digit()))
+            .filter(|p| std::fs::read_link(p.path().join("cwd")).is_ok_and(|c| c.starts_with(&self.data_dir)))
+            .filter(|p| std::fs::read_to_string(p.path().join("comm")).is_ok_and(|c| c.trim() == "node"))
+            .count()
+    }
+
+    /// The test used no Node: the fake runner, and no Node process of this server's exists.
+    pub fn assert_no_node(&self) {
+        assert!(self.fake.is_some(), "this server runs cells on Node");
+        assert_eq!(self.node_processes(), 0, "a Node process was started");
+    }
+
+    async fn launch(config: Config, fake: Option<Arc<quire_server::FakeRunner>>) -> Self {
         quire_server::install_crypto_provider();
-        let data_dir = config.data_dir.clone();
+        let data_dir = config.data_dir.root().to_path_buf();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(quire_server::serve(config, listener, async move {
+        let runner = fake.clone().map(|f| f as Arc<dyn quire_server::Runner>);
+        let task = tokio::spawn(quire_server::serve_with_runner(config, runner, listener, async move {
             let _ = rx.await;
         }));
         let mut headers = reqwest::header::HeaderMap::new();
@@ -63,7 +114,7 @@ impl TestServer {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
-        let s = TestServer { addr, data_dir, _tmp: None, stop: Some(tx), task: Some(task), http };
+        let s = TestServer { fake, addr, data_dir, _tmp: None, stop: Some(tx), task: Some(task), http };
         s.wait_ready().await;
         s
     }

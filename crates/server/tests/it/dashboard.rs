@@ -105,7 +105,7 @@ async fn stats_need_the_token() {
 async fn rate_limited_requests_are_counted_as_client_errors() {
     let s = TestServer::start_configured(|c| {
         c.rate_limit_rps = 5;
-        c.language_service = false;
+        c.language.enabled = false;
         c.disk_low_bytes = 0;
     })
     .await;

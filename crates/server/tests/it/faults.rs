@@ -76,8 +76,8 @@ fn fill(dir: &Path) -> PathBuf {
 async fn a_full_disk_answers_507_and_leaves_no_partial_file() {
     let Some(disk) = SmallDisk::mount(24) else { return };
     let s = TestServer::start_configured(|c| {
-        c.data_dir = disk.path();
-        c.language_service = false;
+        c.data_dir = disk.path().into();
+        c.language.enabled = false;
         c.disk_low_bytes = 0;
         c.max_body_bytes = 64 << 20;
         c.files.max_file_size = 64 << 20;
@@ -168,5 +168,25 @@ async fn a_locked_database_is_retried_then_503_with_retry_after() {
     holder.execute_batch("ROLLBACK").unwrap();
     let r = s.http.post(s.url("/api/secrets")).json(&serde_json::json!({"name": "K", "value": "v"}));
     assert_eq!(r.send().await.unwrap().status(), 200);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_database_fault_is_an_internal_error_naming_the_request_not_the_sqlite_text() {
+    let s = TestServer::start().await;
+    let other = rusqlite::Connection::open(s.data_dir.join("quire.db")).unwrap();
+    other.execute_batch("DROP TABLE secret_links; DROP TABLE secrets").unwrap();
+    let r = s.http.post(s.url("/api/secrets")).header("x-request-id", "fault-42");
+    let r = r.json(&serde_json::json!({"name": "K", "value": "v"})).send().await.unwrap();
+    assert_eq!(r.status(), 500);
+    assert_eq!(r.headers()["x-request-id"], "fault-42");
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["code"], "database_error", "{v}");
+    assert_eq!(
+        (v["message"].as_str(), v["result"].as_str()),
+        (Some("internal error"), Some("internal error"))
+    );
+    assert_eq!(v["requestId"], "fault-42", "{v}");
+    assert!(!v.to_string().contains("secrets"), "no SQLite detail in the body: {v}");
     s.stop().await;
 }

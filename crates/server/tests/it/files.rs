@@ -260,7 +260,7 @@ async fn dedup_range_and_corruption() {
     assert_eq!((st, v["code"].as_str()), (500, Some("CORRUPT_DATA")), "{v}");
     let (_, info) = get_json(&s, &a, &format!("/files/{id}/info")).await;
     assert_eq!(info["damaged"], true);
-    let report = quire_server::fsck(&s.data_dir, false).unwrap();
+    let report = quire_server::fsck(&s.data_dir.clone().into(), false).unwrap();
     assert_eq!(report["clean"], false);
     assert_eq!(report["corrupt_chunks"], json!([hash]));
     assert_eq!(report["damaged_files"], json!([id]));
@@ -547,7 +547,7 @@ async fn health_speaks_both_vocabularies() {
 
 #[tokio::test]
 async fn a_file_attached_to_a_notebook_is_read_by_a_cell() {
-    let s = TestServer::start().await;
+    let s = TestServer::start_node().await;
     let csv = b"city,pop\nOslo,709000\n".to_vec();
     let (st, v) = upload(&s, TOKEN, form("data.csv", "text/csv", csv.clone()), &[]).await;
     assert_eq!(st, 200, "{v}");

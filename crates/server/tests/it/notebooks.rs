@@ -253,8 +253,11 @@ async fn unknown_api_route_is_a_json_404() {
     let (st, v) = s.get("/api/nope").await;
     assert_eq!(st, 404);
     assert_eq!(v["code"], "not_found");
-    let (st, v) = s.post("/api/generate", json!({"query": "x"})).await;
+    let (st, v) = s.get("/api/npm/search?q=x").await;
     assert_eq!((st, v["code"].as_str()), (501, Some("not_implemented")));
+    // AI routes answer, and say what to set up first.
+    let (st, v) = s.post("/api/generate", json!({"query": "x"})).await;
+    assert_eq!((st, v["code"].as_str()), (400, Some("ai_not_configured")));
     s.stop().await;
 }
 
@@ -262,7 +265,7 @@ async fn unknown_api_route_is_a_json_404() {
 async fn health_reports_disk_and_runtime() {
     let tmp = tempfile::tempdir().unwrap();
     let mut config = quire_server::Config::new(tmp.path().into(), crate::common::TOKEN.into());
-    config.language_service = false;
+    config.language.enabled = false;
     config.disk_low_bytes = u64::MAX;
     let s = TestServer::start_with(config).await;
     let (st, v) = s.get("/health").await;

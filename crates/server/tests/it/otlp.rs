@@ -38,7 +38,7 @@ fn spans(batches: &[Value]) -> Vec<Value> {
 async fn request_spans_reach_the_collector() {
     let (url, got, mut arrived) = collector().await;
     let s = TestServer::start_configured(|c| {
-        c.language_service = false;
+        c.language.enabled = false;
         c.disk_low_bytes = 0;
         c.otlp_endpoint = Some(url);
     })

@@ -27,7 +27,7 @@ async fn an_edit_sent_after_a_restart_lands_in_the_cell_the_client_knows() {
     let (dir, tmp) = s.stop().await;
 
     let mut config = quire_server::Config::new(dir, crate::common::TOKEN.into());
-    config.language_service = false;
+    config.language.enabled = false;
     let s = TestServer::start_with(config).await;
     let after: Vec<String> = s.session(&id).await["cells"]
         .as_array()

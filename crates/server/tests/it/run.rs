@@ -61,7 +61,7 @@ async fn exec(nb: &mut Nb, cell: &str) -> (String, String, Value) {
 
 #[tokio::test]
 async fn typescript_cell_runs_with_outcome_fields() {
-    let s = TestServer::start().await;
+    let s = TestServer::start_node().await;
     let mut nb = notebook(
         &s,
         "typescript",
@@ -96,7 +96,7 @@ async fn typescript_cell_runs_with_outcome_fields() {
 
 #[tokio::test]
 async fn environment_is_scrubbed_and_secrets_are_linked() {
-    let s = TestServer::start().await;
+    let s = TestServer::start_node().await;
     let src = "console.log(JSON.stringify(Object.keys(process.env).sort()), process.env.API_KEY)";
     let mut nb = notebook(&s, "javascript", &[("e", "env.js", src)]).await;
     let (st, _) = s.post("/api/secrets", json!({"name": "API_KEY", "value": "hunter2"})).await;
@@ -110,7 +110,7 @@ async fn environment_is_scrubbed_and_secrets_are_linked() {
 
 #[tokio::test]
 async fn stop_ends_an_infinite_loop_and_a_second_exec_is_refused() {
-    let s = TestServer::start().await;
+    let s = TestServer::start_node().await;
     let mut nb = notebook(&s, "javascript", &[("l", "loop.js", "console.log('go'); while (true) {}")]).await;
     nb.ws.send(&nb.topic, "cell:exec", json!({"cellId": "l"})).await;
     let p = nb.ws.recv_event("cell:output").await;
@@ -127,7 +127,7 @@ async fn stop_ends_an_infinite_loop_and_a_second_exec_is_refused() {
 
 #[tokio::test]
 async fn a_flood_is_truncated_and_the_server_stays_responsive() {
-    let s = TestServer::start().await;
+    let s = TestServer::start_node().await;
     // 100 MB of output.
     let src = "const line = 'x'.repeat(99); for (let i = 0; i < 1e6; i++) console.log(line);";
     let mut nb = notebook(&s, "javascript", &[("f", "flood.js", src)]).await;
@@ -146,7 +146,7 @@ async fn a_flood_is_truncated_and_the_server_stays_responsive() {
 
 #[tokio::test]
 async fn run_all_stops_at_the_first_failure() {
-    let s = TestServer::start().await;
+    let s = TestServer::start_node().await;
     let mut nb = notebook(
         &s,
         "javascript",
@@ -170,7 +170,7 @@ async fn run_all_stops_at_the_first_failure() {
 
 #[tokio::test]
 async fn npm_install_then_import_then_format() {
-    let s = TestServer::start().await;
+    let s = TestServer::start_node().await;
     let src = "import isNumber from 'is-number';\nconsole.log(isNumber(5), isNumber('x'));\n";
     let mut nb = notebook(&s, "typescript", &[("n", "num.ts", src)]).await;
     // Missing from package.json.
@@ -217,7 +217,7 @@ async fn npm_install_then_import_then_format() {
 
 #[tokio::test]
 async fn secrets_are_withheld_from_a_notebook_changed_outside_quire_until_approved() {
-    let s = TestServer::start().await;
+    let s = TestServer::start_node().await;
     let mut nb =
         notebook(&s, "javascript", &[("e", "env.js", "console.log(process.env.API_KEY ?? 'none')")]).await;
     s.post("/api/secrets", json!({"name": "API_KEY", "value": "hunter2"})).await;
@@ -233,7 +233,8 @@ async fn secrets_are_withheld_from_a_notebook_changed_outside_quire_until_approv
     let (dir, tmp) = s.stop().await;
     let file = dir.join("notebooks").join(&id).join("src/env.js");
     std::fs::write(&file, "console.log('stolen:', process.env.API_KEY ?? 'none')").unwrap();
-    let s = TestServer::start_with(quire_server::Config::new(dir.clone(), crate::common::TOKEN.into())).await;
+    let s = TestServer::start_with_node(quire_server::Config::new(dir.clone(), crate::common::TOKEN.into()))
+        .await;
     let mut ws = s.ws().await;
     ws.subscribe(&id, &["errors", "cells"]).await;
     let mut nb = Nb { id: id.clone(), topic: format!("session:{id}"), ws };
@@ -255,7 +256,7 @@ async fn metrics_after_a_scripted_session() {
     let tmp = tempfile::tempdir().unwrap();
     let mut config = quire_server::Config::new(tmp.path().into(), crate::common::TOKEN.into());
     config.metrics_token = Some("metrics-only-token-123".into());
-    let s = TestServer::start_with(config).await;
+    let s = TestServer::start_with_node(config).await;
     let mut nb = notebook(&s, "javascript", &[("m", "m.js", "console.log('hi')")]).await;
     assert_eq!(exec(&mut nb, "m").await.0, "hi\n");
     // An upload and a verified download of a chunked file.

@@ -51,7 +51,7 @@ async fn https_with_a_certificate_and_hsts() {
     quire_server::install_crypto_provider();
     let tmp = tempfile::tempdir().unwrap();
     let mut config = quire_server::Config::new(tmp.path().into(), TOKEN.into());
-    config.language_service = false;
+    config.language.enabled = false;
     config.disk_low_bytes = 0;
     let files = quire_server::TlsFiles { cert: fixture("cert.pem"), key: fixture("key.pem") };
     quire_server::check_tls(&files).unwrap();
@@ -118,7 +118,7 @@ fn a_bad_certificate_or_key_is_a_clear_error() {
 #[tokio::test]
 async fn shutdown_waits_for_requests_only_up_to_its_grace_period() {
     let s = TestServer::start_configured(|c| {
-        c.language_service = false;
+        c.language.enabled = false;
         c.disk_low_bytes = 0;
         c.shutdown_grace = std::time::Duration::from_millis(300);
     })

@@ -13,7 +13,7 @@ const PATIENCE: Duration = Duration::from_secs(60);
 
 /// Install the pinned TypeScript once per target dir (concurrent test processes race safely: each
 /// installs into its own temp dir and the first rename wins), then link it into a server's cache.
-async fn shared_typescript() -> PathBuf {
+pub(crate) async fn shared_typescript() -> PathBuf {
     let shared = Path::new(env!("CARGO_TARGET_TMPDIR")).join("quire-typescript-cache");
     let installer = quire_tsls::Installer::new(shared);
     installer.ensure().await.expect("npm install typescript");
@@ -22,7 +22,7 @@ async fn shared_typescript() -> PathBuf {
 
 async fn server_with_idle(idle: Duration) -> TestServer {
     let ts = shared_typescript().await;
-    let s = TestServer::start_configured(|c| c.tsserver_idle = idle).await;
+    let s = TestServer::start_configured(|c| c.language.idle = idle).await;
     let cache = s.data_dir.join("cache");
     std::fs::create_dir_all(&cache).unwrap();
     std::os::unix::fs::symlink(&ts, cache.join(ts.file_name().unwrap())).unwrap();

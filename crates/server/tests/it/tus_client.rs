@@ -6,18 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn install_tus_client() -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("tus-js-client");
-    if !dir.join("node_modules/tus-js-client/package.json").exists() {
-        std::fs::create_dir_all(&dir).unwrap();
-        let out = Command::new("npm")
-            .args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"])
-            .arg(&dir)
-            .arg("tus-js-client@4.3.1")
-            .output()
-            .expect("npm must be installed (Node 20) for the tus client test");
-        assert!(out.status.success(), "npm install failed: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    dir
+    quire_testkit::npm_install(Path::new(env!("CARGO_TARGET_TMPDIR")), "tus-js-client@4.3.1")
 }
 
 #[tokio::test]

@@ -106,6 +106,7 @@ async fn edits_broadcast_persist_and_survive_restart() {
     assert_eq!(strip(&after), strip(&before));
     assert_eq!(after["tsconfig.json"], tsconfig);
     assert!(s.notebook_dir(&id).join("README.md").exists());
+    s.assert_no_node();
     s.stop().await;
     drop(tmp);
 }
@@ -152,6 +153,7 @@ async fn refused_edits_answer_the_sender_only() {
     a.send(&topic, "cell:update", json!({"cellId": title, "updates": {"text": "x".repeat(45)}})).await;
     assert_eq!(a.recv_event("error").await["message"], "Title must be 44 characters or fewer");
     b.expect_silence().await;
+    s.assert_no_node();
     s.stop().await;
 }
 
@@ -198,25 +200,27 @@ async fn stock_client_without_capabilities_gets_only_known_events() {
     // (The other tab also saw the run's status changes first.)
     while other.recv_event("cell:updated").await["cell"]["source"] != "console.log(1)" {}
     stock.expect_silence().await;
+    s.assert_no_node();
     s.stop().await;
 }
 
 #[tokio::test]
-async fn not_yet_implemented_events_answer_clearly_with_errors_capability() {
+async fn ai_events_without_ai_set_up_answer_clearly_with_errors_capability() {
     let s = TestServer::start().await;
     let id = s.create("Later", "typescript").await;
     let topic = format!("session:{id}");
     let mut a = s.ws().await;
     a.subscribe(&id, &["errors"]).await;
-    for ev in ["ai:generate", "ai:fix_diagnostics"] {
-        a.send(&topic, ev, json!({"requestId": ev})).await;
-        let p = a.recv_event("error").await;
-        assert_eq!(p["code"], "not_implemented", "{ev}");
-        assert_eq!(p["requestId"], ev);
-    }
+    a.send(&topic, "ai:generate", json!({"requestId": "g", "cellId": "c", "prompt": "x"})).await;
+    let p = a.recv_event("error").await;
+    assert_eq!((p["code"].as_str(), p["requestId"].as_str()), (Some("ai_not_configured"), Some("g")), "{p}");
+    a.send(&topic, "ai:fix_diagnostics", json!({"requestId": "f"})).await;
+    let p = a.recv_event("error").await;
+    assert_eq!((p["code"].as_str(), p["requestId"].as_str()), (Some("invalid_payload"), Some("f")), "{p}");
     // Subscribing to a notebook that does not exist is refused.
     a.send(&format!("session:{}", srcmd::new_cell_id()), "subscribe", json!({"id": "x"})).await;
     assert_eq!(a.recv_event("error").await["code"], "notebook_not_found");
+    s.assert_no_node();
     s.stop().await;
 }
 

@@ -16,7 +16,7 @@ async fn two_thousand_refused_long_paths_add_one_bounded_row_with_a_count() {
     let tmp = tempfile::tempdir().unwrap();
     let mut config = quire_server::Config::new(tmp.path().into(), TOKEN.into());
     config.rate_limit_rps = 0; // the worst case: nothing in front of the audit log
-    config.language_service = false;
+    config.language.enabled = false;
     let s = TestServer::start_with(config.clone()).await;
     let before = db_bytes(tmp.path());
     let long = format!("/api/{}", "a".repeat(60_000));
@@ -37,7 +37,7 @@ async fn two_thousand_refused_long_paths_add_one_bounded_row_with_a_count() {
     assert!(grown < 512 << 10, "2000 refused requests grew quire.db by {grown} bytes");
     // Counts are written when the minute ends or the server stops.
     let (dir, tmp) = s.stop().await;
-    let s = TestServer::start_with(quire_server::Config { data_dir: dir, ..config }).await;
+    let s = TestServer::start_with(quire_server::Config { data_dir: dir.into(), ..config }).await;
     let (_, v) = s.get("/api/audit?limit=1000").await;
     let failures: Vec<&serde_json::Value> =
         v["result"].as_array().unwrap().iter().filter(|e| e["action"] == "auth.failure").collect();
@@ -68,7 +68,7 @@ async fn a_websocket_opened_with_the_link_token_is_not_a_failure() {
 async fn retention_keeps_the_table_within_its_row_count() {
     let tmp = tempfile::tempdir().unwrap();
     let mut config = quire_server::Config::new(tmp.path().into(), TOKEN.into());
-    config.language_service = false;
+    config.language.enabled = false;
     config.audit_max_rows = 3;
     let s = TestServer::start_with(config.clone()).await;
     for i in 0..6 {
@@ -76,7 +76,7 @@ async fn retention_keeps_the_table_within_its_row_count() {
     }
     let (dir, tmp) = s.stop().await;
     // Retention runs at start, then hourly.
-    let s = TestServer::start_with(quire_server::Config { data_dir: dir, ..config }).await;
+    let s = TestServer::start_with(quire_server::Config { data_dir: dir.into(), ..config }).await;
     let mut rows = usize::MAX;
     for _ in 0..200 {
         let (_, v) = s.get("/api/audit?limit=100").await;

@@ -16,7 +16,7 @@ async fn read_to_close(sock: &mut TcpStream, limit: Duration) -> Option<String> 
 #[tokio::test]
 async fn a_client_that_never_finishes_its_headers_is_dropped() {
     let s = TestServer::start_configured(|c| {
-        c.language_service = false;
+        c.language.enabled = false;
         c.header_timeout = Duration::from_millis(300);
     })
     .await;
@@ -38,7 +38,7 @@ async fn a_client_that_never_finishes_its_headers_is_dropped() {
 #[tokio::test]
 async fn connections_past_the_cap_get_a_clear_503_and_slots_come_back() {
     let s = TestServer::start_configured(|c| {
-        c.language_service = false;
+        c.language.enabled = false;
         c.max_connections_per_ip = 4;
     })
     .await;

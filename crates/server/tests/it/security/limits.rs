@@ -7,7 +7,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 #[tokio::test]
 async fn invented_http_methods_share_one_metrics_label() {
     let s = TestServer::start_configured(|c| {
-        c.language_service = false;
+        c.language.enabled = false;
         c.rate_limit_rps = 0;
     })
     .await;
@@ -54,7 +54,7 @@ async fn subscribe_capabilities_are_bounded() {
 
 #[tokio::test]
 async fn installs_take_registry_packages_only() {
-    let s = TestServer::start().await;
+    let s = TestServer::start_node().await;
     let id = s.create("Deps", "javascript").await;
     let topic = format!("session:{id}");
     let mut ws = s.ws().await;

@@ -15,38 +15,53 @@ async fn every_api_route_needs_the_token() {
     let s = TestServer::start_with(config).await;
     let id = s.create("x", "javascript").await;
     let anon = reqwest::Client::new();
-    let routes = [
-        ("GET", "/api/sessions".to_string()),
-        ("POST", "/api/sessions".into()),
-        ("GET", format!("/api/sessions/{id}")),
-        ("GET", format!("/api/sessions/{id}/export-text")),
-        ("PUT", format!("/api/sessions/{id}/secrets/A")),
-        ("DELETE", format!("/api/sessions/{id}/secrets/A")),
-        ("POST", "/api/srcbooks".into()),
-        ("DELETE", format!("/api/srcbooks/{id}")),
-        ("POST", "/api/import".into()),
-        ("GET", "/api/examples".into()),
-        ("GET", "/api/settings".into()),
-        ("POST", "/api/settings".into()),
-        ("GET", "/api/secrets".into()),
-        ("POST", "/api/secrets".into()),
-        ("POST", "/api/secrets/A".into()),
-        ("DELETE", "/api/secrets/A".into()),
-        ("POST", "/api/file".into()),
-        ("GET", "/api/npm/search?q=x".into()),
-        ("POST", "/api/generate".into()),
-        ("GET", "/api/nonexistent".into()),
-    ];
-    for (method, path) in &routes {
-        for auth in [None, Some("Bearer wrong-token-wrong-token"), Some("Basic xyz")] {
-            let mut req = anon.request(method.parse().unwrap(), s.url(path)).json(&json!({}));
+    // Every route the router exports, with its parameters filled in; plus an unknown `/api` path.
+    let routes = quire_server::route_list();
+    assert!(routes.len() > 50, "the list holds every route: {routes:?}");
+    let concrete = |path: &str| {
+        path.split('/')
+            .map(|seg| match seg {
+                "{id}" => id.clone(),
+                "{name}" => "A".into(),
+                "{*content_type}" => "text/plain".into(),
+                s if s.starts_with('{') => "x".into(),
+                s => s.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("/")
+    };
+    let mut checked =
+        vec![(reqwest::Method::GET, "/api/nonexistent".to_string(), quire_server::Access::Token)];
+    checked.extend(routes.iter().map(|r| (r.method.clone(), concrete(&r.path), r.access)));
+    for (method, path, access) in &checked {
+        let auths: &[Option<&str>] = match access {
+            quire_server::Access::Public => &[None],
+            _ => &[None, Some("Bearer wrong-token-wrong-token"), Some("Basic xyz")],
+        };
+        for auth in auths {
+            let mut req = anon.request(method.clone(), s.url(path)).header("tus-resumable", "1.0.0");
+            if method != reqwest::Method::HEAD {
+                req = req.json(&json!({}));
+            }
             if let Some(a) = auth {
-                req = req.header("authorization", a);
+                req = req.header("authorization", *a);
             }
             let r = req.send().await.unwrap();
-            assert_eq!(r.status(), 401, "{method} {path} {auth:?}");
-            let v: serde_json::Value = r.json().await.unwrap();
-            assert_eq!(v["code"], "unauthorized");
+            let status = r.status();
+            let body: serde_json::Value = r.json().await.unwrap_or_default();
+            match access {
+                quire_server::Access::Public => assert_ne!(status, 401, "{method} {path} is public"),
+                quire_server::Access::Token => {
+                    assert_eq!(status, 401, "{method} {path} {auth:?}");
+                    assert_eq!(body["code"], "unauthorized", "{method} {path}");
+                }
+                quire_server::Access::FileCredentials => {
+                    assert_eq!(status, 401, "{method} {path} {auth:?}");
+                    if method != reqwest::Method::HEAD {
+                        assert_eq!(body["code"], "AUTHENTICATION_ERROR", "{method} {path}");
+                    }
+                }
+            }
         }
     }
     // The other accepted forms.
