@@ -17,7 +17,7 @@ mod tools;
 pub use bridge::bridge_stdio;
 pub use error::ToolError;
 
-use quire_service::{Done, NotebookService};
+use quire_service::NotebookService;
 use rmcp::handler::server::ServerHandler;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, Implementation, ListResourceTemplatesResult,
@@ -30,17 +30,8 @@ use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, Stream
 use std::sync::Arc;
 
 /// Where edits made through MCP are announced (the server renders them for the notebook's
-/// subscribers, exactly as it does for a WebSocket edit).
-pub trait Announce: Send + Sync + 'static {
-    fn edited(&self, notebook_id: &str, done: &Done);
-}
-
-/// Nobody to tell (stdio with the engine in-process, tests).
-pub struct Quiet;
-
-impl Announce for Quiet {
-    fn edited(&self, _: &str, _: &Done) {}
-}
+/// subscribers, exactly as it does for a WebSocket edit); `Quiet` when nobody can be listening.
+pub use quire_service::{Announce, Quiet};
 
 /// The MCP handler: cheap to clone (one per HTTP session).
 #[derive(Clone)]

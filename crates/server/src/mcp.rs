@@ -6,21 +6,13 @@ use crate::state::AppState;
 use crate::ws::hub::Hub;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
-use quire_service::{Done, NotebookService};
+use quire_service::NotebookService;
 use std::sync::Arc;
 use tower::Service;
 
-struct ToHub(Arc<Hub>);
-
-impl quire_mcp_server::Announce for ToHub {
-    fn edited(&self, notebook_id: &str, done: &Done) {
-        crate::ws::publish::announce(&self.0, notebook_id, done.clone(), None);
-    }
-}
-
 /// The MCP handler over `svc`, announcing its edits on `hub`.
 pub fn handler(svc: NotebookService, hub: Arc<Hub>) -> quire_mcp_server::QuireMcp {
-    quire_mcp_server::QuireMcp::new(svc, Arc::new(ToHub(hub)))
+    quire_mcp_server::QuireMcp::new(svc, Arc::new(crate::ws::publish::AnnounceToHub(hub)))
 }
 
 pub fn endpoint(svc: NotebookService, hub: Arc<Hub>, max_body_bytes: usize) -> quire_mcp_server::HttpService {

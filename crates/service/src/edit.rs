@@ -145,6 +145,22 @@ impl NotebookService {
         nb: &mut OpenNotebook,
         change: impl FnOnce(&mut OpenNotebook) -> Result<T>,
     ) -> Result<T> {
+        let coedit = self.coedit().filter(|c| c.watching(id));
+        let before = coedit.map(|_| nb.nb.cells.clone());
+        let out = self.commit_quietly(id, nb, change)?;
+        if let (Some(c), Some(before)) = (coedit, before) {
+            c.committed(id, &before, nb);
+        }
+        Ok(out)
+    }
+
+    /// `commit` without telling the co-editing layer: for changes that come from its document.
+    fn commit_quietly<T>(
+        &self,
+        id: &str,
+        nb: &mut OpenNotebook,
+        change: impl FnOnce(&mut OpenNotebook) -> Result<T>,
+    ) -> Result<T> {
         let was_valid = self.db.stamp_matches(id, &nb.content_digest()).unwrap_or(false);
         let out = change(nb)?;
         if was_valid {
@@ -152,6 +168,35 @@ impl NotebookService {
         }
         self.language_changed(id, nb);
         Ok(out)
+    }
+
+    /// Edits that come from the co-editing document (already merged there), applied in order in one
+    /// hold of the lock; each answers on its own (a refused one does not stop the rest). `check`
+    /// runs under the same lock first and may return the edits to make from the notebook as it is.
+    pub async fn edit_from_doc(
+        &self,
+        notebook_id: &str,
+        plan: impl FnOnce(&OpenNotebook) -> Vec<Edit> + Send + 'static,
+    ) -> Result<Vec<std::result::Result<Done, Refused>>> {
+        let (svc, id) = (self.clone(), notebook_id.to_string());
+        let job = tokio::task::spawn_blocking(move || {
+            let h = svc.store.get(&id)?;
+            let mut nb = lock(&h);
+            let edits = plan(&nb);
+            let mut out = Vec::with_capacity(edits.len());
+            for edit in edits {
+                let rollback = edit.rolls_back().map(str::to_string);
+                out.push(match svc.commit_quietly(&id, &mut nb, |nb| edit.apply(nb)) {
+                    Ok(done) => Ok(done),
+                    Err(error) => {
+                        let current = rollback.and_then(|c| nb.cell(&c).ok().cloned());
+                        Err(Refused { error, current })
+                    }
+                });
+            }
+            Ok(out)
+        });
+        job.await.map_err(|e| ServiceError::Internal(format!("edit task failed: {e}")))?
     }
 
     pub(crate) fn stamp_locked(&self, id: &str, nb: &OpenNotebook) {

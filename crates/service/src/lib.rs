@@ -6,6 +6,8 @@
 
 #![forbid(unsafe_code)]
 
+mod announce;
+mod coedit;
 mod edit;
 mod error;
 mod events;
@@ -15,6 +17,8 @@ mod runner;
 mod scratch;
 mod secrets;
 
+pub use announce::{Announce, Quiet};
+pub use coedit::Coedit;
 pub use edit::{Done, Edit, Refused};
 pub use error::{Result, ServiceError};
 pub use events::{Event, Nobody, Publish};
@@ -24,10 +28,16 @@ pub use runner::{FakeRunner, NodeRunner, Runner};
 pub use scratch::ScratchRun;
 
 use quire_notebook::{Database, NotebookStore};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 #[derive(Clone)]
-pub struct NotebookService(Arc<Parts>);
+pub struct NotebookService(Arc<Shared>);
+
+struct Shared {
+    parts: Parts,
+    /// Set once by the co-editing layer, which is built from the service itself.
+    coedit: OnceLock<Arc<dyn Coedit>>,
+}
 
 /// What the service is built from (the binary, or a test, chooses each).
 pub struct Parts {
@@ -43,12 +53,21 @@ pub struct Parts {
 impl std::ops::Deref for NotebookService {
     type Target = Parts;
     fn deref(&self) -> &Parts {
-        &self.0
+        &self.0.parts
     }
 }
 
 impl NotebookService {
     pub fn new(parts: Parts) -> Self {
-        NotebookService(Arc::new(parts))
+        NotebookService(Arc::new(Shared { parts, coedit: OnceLock::new() }))
+    }
+
+    /// Install the co-editing layer (once; a second call is ignored and returns false).
+    pub fn set_coedit(&self, coedit: Arc<dyn Coedit>) -> bool {
+        self.0.coedit.set(coedit).is_ok()
+    }
+
+    pub(crate) fn coedit(&self) -> Option<&Arc<dyn Coedit>> {
+        self.0.coedit.get()
     }
 }

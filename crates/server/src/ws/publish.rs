@@ -15,6 +15,23 @@ impl Publish for ToSubscribers {
     }
 }
 
+/// Edits no WebSocket client sent (MCP tools, the co-editing document), to the subscribers.
+pub struct AnnounceToHub(pub Arc<Hub>);
+
+impl quire_service::Announce for AnnounceToHub {
+    fn edited(&self, notebook_id: &str, done: &Done) {
+        announce(&self.0, notebook_id, done.clone(), None);
+    }
+
+    fn refused(&self, notebook_id: &str, refused: quire_service::Refused) {
+        let Some(cell) = refused.current else { return };
+        let err = crate::error::ApiError::from(refused.error);
+        let id = cell.id().to_string();
+        self.0.broadcast(notebook_id, &cell_error(id, err.message, err.attribute), Audience::All);
+        self.0.broadcast(notebook_id, &cell_updated(cell, None), Audience::All);
+    }
+}
+
 /// An applied edit, to the notebook's subscribers: all of them, or all but `sender` when what
 /// it sent is what was stored (the WebSocket's own edits; MCP's have no sender).
 pub fn announce(hub: &Hub, id: &str, done: Done, sender: Option<super::hub::ConnId>) {
