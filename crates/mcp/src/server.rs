@@ -21,6 +21,9 @@ pub(crate) struct ServerHandle {
     pub(crate) spec: ServerSpec,
     opts: ManagerOptions,
     connect_lock: tokio::sync::Mutex<()>,
+    /// One `lost` at a time: the process watcher and a failed call both notice a crash, and the
+    /// second must see the first's verdict (with the stderr), not the status from before it.
+    lost_lock: tokio::sync::Mutex<()>,
     state: Mutex<State>,
     permits: Semaphore,
 }
@@ -47,6 +50,7 @@ impl ServerHandle {
             spec,
             opts,
             connect_lock: tokio::sync::Mutex::new(()),
+            lost_lock: tokio::sync::Mutex::new(()),
             state: Mutex::new(State::default()),
         })
     }
@@ -162,6 +166,7 @@ impl ServerHandle {
     /// The connection of `generation` is gone: mark the server failed (with its stderr) and start
     /// the backoff. Returns the message.
     async fn lost(&self, generation: u64, reason: String) -> String {
+        let _one = self.lost_lock.lock().await;
         let taken = {
             let mut s = self.state();
             if s.generation != generation {
